@@ -1,0 +1,34 @@
+# Every target creates (or reuses) a local .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.rmqwire-installed
+
+.PHONY: demo test bench corpus typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m client demo
+
+test: $(STAMP)
+	$(PY) -m pytest --benchmark-disable
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m pytest benches --benchmark-only --benchmark-json=bench-results/benchmarks.json -p no:randomly
+	$(PY) benches/report.py bench-results/benchmarks.json
+
+corpus: $(STAMP)
+	$(PY) specs/build_corpus.py
+
+typecheck: $(STAMP)
+	$(PY) -m pip install --quiet mypy
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .benchmarks bench-results

@@ -1,0 +1,92 @@
+"""``FrameDecoder``: splits a byte stream into RemotingCommands.
+
+Mirrors Netty's ``LengthFieldBasedFrameDecoder(maxFrameLength, 0, 4, 0, 4)``
+as ``NettyDecoder`` configures it: the 4-byte length counts what follows it,
+and a length over the limit fails before any of the frame is buffered.
+Incremental and sans-I/O: feed it whatever the transport read, one byte at a
+time if need be.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .command import RemotingCommand, command_from_parsed
+from .errors import CodecError, FrameError, FrameTooLargeError, MalformedHeaderError
+from .frame import FRAME_CODEC
+
+__all__ = ["FrameDecoder", "DEFAULT_MAX_FRAME_SIZE"]
+
+#: Netty's default ``com.rocketmq.remoting.frameMaxLength``, length field included.
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+
+_LENGTH = struct.Struct(">i")
+
+
+class FrameDecoder:
+    """Incremental frame splitter and decoder.
+
+    ``feed(data)`` returns every command completed by ``data`` (possibly none).
+    A frame whose declared size (length field included) exceeds
+    ``max_frame_size`` raises :class:`~codec.errors.FrameTooLargeError` as
+    soon as its 4-byte length is seen; a negative length raises
+    :class:`~codec.errors.FrameError`.  After an error the stream is out of
+    sync and the decoder refuses further input: close the connection, as
+    Java does.
+    """
+
+    __slots__ = ("max_frame_size", "_buffer", "_failed")
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        if max_frame_size < 8:
+            raise ValueError("max_frame_size must be at least 8 bytes")
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        self._failed: CodecError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet make a whole frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[RemotingCommand]:
+        """Add ``data`` and return the commands it completes, in order."""
+        if self._failed is not None:
+            raise FrameError(f"decoder is unusable after an earlier error: {self._failed}")
+        buf = self._buffer
+        buf += data
+        out: list[RemotingCommand] = []
+        size = len(buf)
+        if size < 4:
+            return out
+        parse = FRAME_CODEC.parse_at
+        limit = self.max_frame_size - 4
+        pos = 0
+        view = b""  # an immutable copy, made once a whole frame is there
+        try:
+            while size - pos >= 4:
+                (length,) = _LENGTH.unpack_from(buf, pos)
+                if length > limit:
+                    raise FrameTooLargeError(length + 4, self.max_frame_size)
+                if length < 0:
+                    raise FrameError(f"negative frame length {length}")
+                stop = pos + 4 + length
+                if stop > size:
+                    break
+                if not view:
+                    view = bytes(buf)
+                try:
+                    value, _ = parse(view, pos, stop, None)
+                except CodecError:
+                    raise
+                except (struct.error, IndexError, KeyError, ValueError, TypeError, RecursionError) as exc:  # pragma: no cover
+                    raise MalformedHeaderError(f"undecodable frame: {exc!r}") from None
+                out.append(command_from_parsed(value))
+                pos = stop
+        except CodecError as exc:
+            self._failed = exc
+            buf.clear()
+            raise
+        if pos:
+            del buf[:pos]
+        return out
