@@ -1,0 +1,39 @@
+"""Typed request and response bodies (JSON, as Java's ``RemotingSerializable``
+writes them with fastjson).
+
+* :mod:`.heartbeat`: the ``HEART_BEAT`` (34) body, ``HeartbeatData``;
+* :mod:`.route`: the ``GET_ROUTEINFO_BY_TOPIC`` (105) response body,
+  ``TopicRouteData``, and the publish queues a producer derives from it.
+
+Bodies are frozen dataclasses with ``to_json`` / ``from_json``; reading
+raises only :class:`~codec.errors.MalformedBodyError`, writing only
+:class:`~codec.errors.EncodeError`.  The message-level bodies (properties,
+batches) live in :mod:`codec.message`.
+"""
+
+from .heartbeat import ConsumerData, HeartbeatData, ProducerData, SubscriptionData
+from .route import (
+    MASTER_ID,
+    MAX_QUEUE_NUMS,
+    BrokerData,
+    PermName,
+    QueueData,
+    TopicRouteData,
+    quote_integer_keys,
+    topic_route_to_publish_queues,
+)
+
+__all__ = [
+    "HeartbeatData",
+    "ProducerData",
+    "ConsumerData",
+    "SubscriptionData",
+    "TopicRouteData",
+    "QueueData",
+    "BrokerData",
+    "PermName",
+    "MASTER_ID",
+    "MAX_QUEUE_NUMS",
+    "quote_integer_keys",
+    "topic_route_to_publish_queues",
+]
