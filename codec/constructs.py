@@ -327,17 +327,17 @@ def _check_int32(name: str, value: int) -> int:
     return value
 
 
-_LANGUAGE_JSON: dict[LanguageCode, str] = {}
+# Only real members are cached, by identity: a pseudo-member made for an
+# unknown JSON name (LanguageCode.from_name) compares equal to OTHER.
+_LANGUAGE_JSON: dict[int, str] = {id(m): _dumps(m.name) for m in LanguageCode}
 
 
 def _build_json_header(obj: Mapping[str, Any], this: Any) -> bytes:
     # fastjson's default features: keys sorted, nulls omitted, enums by name.
     language = obj["language"]
-    lang = _LANGUAGE_JSON.get(language)
+    lang = _LANGUAGE_JSON.get(id(language))
     if lang is None:
         lang = _dumps(language.name if isinstance(language, LanguageCode) else LanguageCode(language).name)
-        if isinstance(language, LanguageCode) and language.name in LanguageCode.__members__:
-            _LANGUAGE_JSON[language] = lang
     parts = ['{"code":', str(_check_int32("code", obj["code"]))]
     ext = obj["ext_fields"]
     if ext:
