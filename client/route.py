@@ -1,0 +1,130 @@
+"""Route cache, queue selection and broker fault avoidance.
+
+Mirrors ``TopicPublishInfo``, ``MQClientInstance.topicRouteData2TopicPublishInfo``
+(protocol.md 7.3), ``ThreadLocalIndex`` / ``selectOneMessageQueue`` and the
+5.x ``LatencyFaultToleranceImpl`` tables (7.4).  No I/O: time is passed in,
+so the policy is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from codec.body import PermName, TopicRouteData
+
+__all__ = ["MessageQueue", "TopicPublishInfo", "FaultTracker", "publish_info_from_route"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class MessageQueue:
+    """One queue of a topic on one broker (Java ``MessageQueue``)."""
+
+    topic: str
+    broker_name: str
+    queue_id: int
+
+
+@dataclass(slots=True)
+class TopicPublishInfo:
+    """The writable queues of a topic, and where to send them."""
+
+    topic: str
+    queues: list[MessageQueue]
+    route: TopicRouteData | None = None
+    order_topic: bool = False
+    # ThreadLocalIndex starts at a random value so that producers spread out
+    _index: int = field(default_factory=lambda: random.randrange(1 << 31))
+
+    @property
+    def ok(self) -> bool:
+        """True when there is at least one queue to send to."""
+        return bool(self.queues)
+
+    def select_queue(self, last_broker: str | None = None, avoid: frozenset[str] = frozenset()) -> MessageQueue:
+        """Round-robin, preferring a broker other than ``last_broker`` (the one
+        that just failed) and not in ``avoid`` (brokers in a fault window).
+        Falls back to the next queue when no such broker exists."""
+        if not self.queues:
+            raise LookupError(f"no queues for topic {self.topic}")
+        size = len(self.queues)
+        if last_broker is not None or avoid:
+            for _ in range(size):
+                self._index = (self._index + 1) & 0x7FFFFFFF
+                mq = self.queues[self._index % size]
+                if mq.broker_name != last_broker and mq.broker_name not in avoid:
+                    return mq
+            if avoid:  # every broker is in a fault window: still prefer another broker
+                for _ in range(size):
+                    self._index = (self._index + 1) & 0x7FFFFFFF
+                    mq = self.queues[self._index % size]
+                    if mq.broker_name != last_broker:
+                        return mq
+        self._index = (self._index + 1) & 0x7FFFFFFF
+        return self.queues[self._index % size]
+
+
+def publish_info_from_route(topic: str, route: TopicRouteData, *, clamp_queue_nums: int | None = None) -> TopicPublishInfo:
+    """``topicRouteData2TopicPublishInfo``: the writable master queues of a route.
+
+    With ``clamp_queue_nums`` (the TBW102 fallback for a topic the name server
+    does not know yet), each broker contributes at most that many queues.
+    """
+    queues: list[MessageQueue] = []
+    if route.order_topic_conf:
+        for item in route.order_topic_conf.split(";"):
+            name, sep, nums = item.partition(":")
+            if sep and nums.strip().isdigit():
+                queues.extend(MessageQueue(topic, name.strip(), i) for i in range(int(nums)))
+        return TopicPublishInfo(topic, queues, route, order_topic=True)
+    masters = {b.broker_name: b for b in route.broker_datas if b.broker_addrs.get(0)}
+    for qd in sorted(route.queue_datas, key=lambda q: q.broker_name):
+        if not qd.perm & PermName.PERM_WRITE or qd.broker_name not in masters:
+            continue
+        count = qd.write_queue_nums
+        if clamp_queue_nums is not None:
+            count = min(count, clamp_queue_nums)
+        queues.extend(MessageQueue(topic, qd.broker_name, i) for i in range(count))
+    return TopicPublishInfo(topic, queues, route)
+
+
+# 5.x LatencyFaultToleranceImpl: latency (ms) at or above -> not available for (ms)
+_LATENCY_MAX = (50, 100, 550, 1800, 3000, 5000, 15000)
+_NOT_AVAILABLE = (0, 0, 2000, 5000, 6000, 10000, 30000)
+#: an isolated broker (connect failure, timeout) counts as this latency (ms)
+ISOLATION_LATENCY_MS = 10000
+
+
+def not_available_duration(latency_ms: float) -> float:
+    """Seconds a broker is avoided after a send that took ``latency_ms``."""
+    for threshold, duration in zip(reversed(_LATENCY_MAX), reversed(_NOT_AVAILABLE)):
+        if latency_ms >= threshold:
+            return duration / 1000.0
+    return 0.0
+
+
+class FaultTracker:
+    """Which brokers to avoid, until when (seconds on the caller's clock)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def update(self, broker: str, latency_ms: float, *, isolated: bool, now: float) -> None:
+        """Record a send's outcome: an isolated broker is avoided for the
+        isolation window, a slow one for its latency bucket."""
+        duration = not_available_duration(ISOLATION_LATENCY_MS if isolated else latency_ms)
+        if duration > 0:
+            self._until[broker] = max(self._until.get(broker, 0.0), now + duration)
+        elif not isolated:
+            self._until.pop(broker, None)
+
+    def avoided(self, now: float) -> frozenset[str]:
+        """Brokers still inside their fault window at ``now``."""
+        expired = [b for b, until in self._until.items() if until <= now]
+        for broker in expired:
+            del self._until[broker]
+        return frozenset(self._until)
+
+    def is_available(self, broker: str, now: float) -> bool:
+        """False while ``broker`` is inside its fault window."""
+        return broker not in self.avoided(now)

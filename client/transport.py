@@ -1,0 +1,261 @@
+"""The asyncio transport: one TCP (or TLS) connection to a name server or broker.
+
+Mirrors the channel half of Java's ``NettyRemotingClient``.  All protocol
+logic (opaques, matching responses, timeouts) lives in the sans-I/O
+:class:`codec.session.ClientSession`; this module only moves bytes between
+the socket and the session, and arms one timer at the session's next deadline
+(``get_timer``/``handle_timer``, time from the event loop's clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as _ssl
+from collections.abc import Callable
+
+from codec.command import RemotingCommand
+from codec.enums import ResponseCode
+from codec.errors import CodecError, ConnectError, ConnectionClosedError
+from codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
+from codec.stream import DEFAULT_MAX_FRAME_SIZE
+
+__all__ = ["Connection", "FrameObserver", "parse_addr", "open_connection"]
+
+log = logging.getLogger(__name__)
+
+#: ``observer(direction, role, addr, frame)`` sees every whole frame as it
+#: crosses the socket: direction ``"out"`` or ``"in"``, role ``"namesrv"`` or
+#: ``"broker"`` (the frame recorder).
+FrameObserver = Callable[[str, str, str, bytes], None]
+
+#: Answers a request the server started (``CHECK_TRANSACTION_STATE`` ...);
+#: returning None sends REQUEST_CODE_NOT_SUPPORTED, as Java does for codes
+#: without a processor.
+RequestHandler = Callable[[RemotingCommand], "RemotingCommand | None"]
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    """``"host:port"`` (or ``"[v6]:port"``) as a (host, port) pair."""
+    host, sep, port = addr.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not a host:port address: {addr!r}")
+    return host.strip("[]"), int(port)
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def data_received(self, data: bytes) -> None:
+        self.conn._data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.conn._connection_lost(exc)
+
+
+class Connection:
+    """A connection to one address, multiplexing concurrent requests.
+
+    ``request`` sends a command and waits for the response with the same
+    opaque; ``send_oneway`` sends and returns.  When the connection closes,
+    every pending request fails with :class:`~codec.errors.ConnectionClosedError`.
+    """
+
+    def __init__(
+        self,
+        addr: str,
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        observer: FrameObserver | None = None,
+        on_request: RequestHandler | None = None,
+        role: str = "broker",
+    ) -> None:
+        self.addr = addr
+        self.role = role
+        self._raw = bytearray()  # only used to hand whole raw frames to the observer
+        self._session = ClientSession(max_frame_size=max_frame_size)
+        self._observer = observer
+        self._on_request = on_request
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._waiters: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed = self._loop.create_future()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed (or lost)."""
+        return self._closed.done()
+
+    async def _connect(self, ssl: _ssl.SSLContext | None, timeout: float) -> None:
+        host, port = parse_addr(self.addr)
+        try:
+            transport, _ = await asyncio.wait_for(
+                self._loop.create_connection(
+                    lambda: _Protocol(self), host, port, ssl=ssl, server_hostname=host if ssl else None
+                ),
+                timeout,
+            )
+        except asyncio.TimeoutError:
+            raise ConnectError(self.addr, f"no connection within {timeout:g} s") from None
+        except (OSError, _ssl.SSLError) as exc:
+            raise ConnectError(self.addr, str(exc) or type(exc).__name__) from None
+        self._transport = transport  # type: ignore[assignment]
+
+    # -- requests
+    async def request(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """Send ``cmd`` and return its response; raises
+        :class:`~codec.errors.RequestTimeoutError` after ``timeout`` seconds."""
+        if self.closed or self._transport is None:
+            raise ConnectionClosedError(f"connection to {self.addr} is closed")
+        opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=timeout)
+        waiter: asyncio.Future[RemotingCommand] = self._loop.create_future()
+        self._waiters[opaque] = waiter
+        self._write(frame)
+        self._arm_timer()
+        try:
+            return await waiter
+        finally:
+            self._waiters.pop(opaque, None)
+
+    def send_oneway(self, cmd: RemotingCommand) -> None:
+        """Send a oneway request (flag bit 1 set): nothing will answer it."""
+        if self.closed or self._transport is None:
+            raise ConnectionClosedError(f"connection to {self.addr} is closed")
+        if not cmd.is_oneway:
+            raise ValueError("send_oneway needs a command with the oneway flag")
+        _, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
+        self._write(frame)
+
+    def _write(self, frame: bytes) -> None:
+        assert self._transport is not None
+        if self._observer is not None:
+            self._observer("out", self.role, self.addr, frame)
+        self._transport.write(frame)
+
+    # -- events from the socket
+    def _data_received(self, data: bytes) -> None:
+        if self._observer is not None:
+            self._observe_in(data)
+        try:
+            events = self._session.receive_data(data)
+        except CodecError as exc:
+            # Java's NettyDecoder closes the channel on any decode error.
+            log.warning("closing %s: undecodable data from peer: %s", self.addr, exc)
+            self.close(exc)
+            return
+        for event in events:
+            if isinstance(event, ResponseReceived):
+                waiter = self._waiters.get(event.opaque)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(event.response)
+            elif isinstance(event, RequestReceived):
+                self._answer(event.command)
+            elif isinstance(event, UnmatchedResponse):
+                log.debug("dropping response with unknown opaque %d from %s", event.command.opaque, self.addr)
+        self._arm_timer()
+
+    def _observe_in(self, data: bytes) -> None:
+        # Split on the 4-byte length alone: the observer wants the frames as
+        # they arrived, byte for byte; decoding is the session's business.
+        raw = self._raw
+        raw += data
+        while len(raw) >= 4:
+            size = 4 + int.from_bytes(raw[:4], "big", signed=True)
+            if size < 4 or len(raw) < size:
+                break
+            assert self._observer is not None
+            self._observer("in", self.role, self.addr, bytes(raw[:size]))
+            del raw[:size]
+
+    def _answer(self, request: RemotingCommand) -> None:
+        response = None
+        if self._on_request is not None:
+            try:
+                response = self._on_request(request)
+            except Exception:  # a handler bug must not kill the connection
+                log.exception("request handler failed for code %d", request.code)
+        if request.is_oneway:
+            return
+        if response is None:
+            response = request.reply(
+                ResponseCode.REQUEST_CODE_NOT_SUPPORTED, f" request type {request.code} not supported"
+            )
+        if not self.closed and self._transport is not None:
+            self._write(self._session.send_response(response))
+
+    def _fire_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        for event in self._session.handle_timer(self._loop.time()):
+            self._fail(event.opaque, event.error)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        when = self._session.get_timer()
+        if when == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = when
+        if when is not None:
+            self._timer = self._loop.call_at(when, self._fire_timer)
+
+    def _fail(self, opaque: int, error: BaseException) -> None:
+        waiter = self._waiters.get(opaque)
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def _connection_lost(self, exc: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for event in self._session.connection_lost(exc):
+            self._fail(event.opaque, event.error)
+        # anything still waiting (defensive: the session owns the truth)
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionClosedError(f"connection to {self.addr} closed"))
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    # -- closing
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close the connection; pending requests fail."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+        elif self._transport is None:
+            self._connection_lost(exc)
+
+    async def wait_closed(self) -> None:
+        """Wait until the socket is really closed."""
+        await asyncio.shield(self._closed)
+
+    def abort(self) -> None:
+        """Close at once, without flushing (used when a request timed out)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+
+async def open_connection(
+    addr: str,
+    *,
+    ssl: _ssl.SSLContext | None = None,
+    connect_timeout: float = 3.0,
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    observer: FrameObserver | None = None,
+    on_request: RequestHandler | None = None,
+    role: str = "broker",
+) -> Connection:
+    """Connect to ``addr`` (``host:port``); raises :class:`~codec.errors.ConnectError`."""
+    try:
+        parse_addr(addr)
+    except ValueError as exc:
+        raise ConnectError(addr, str(exc)) from None
+    conn = Connection(addr, max_frame_size=max_frame_size, observer=observer, on_request=on_request, role=role)
+    await conn._connect(ssl, connect_timeout)
+    return conn
+

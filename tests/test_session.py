@@ -1,0 +1,312 @@
+"""ClientSession: opaque assignment, response matching, timeouts and
+connection loss, following protocol.md section 3 (flags and opaque) and
+Java's NettyRemotingAbstract response table.  Time is always passed in;
+nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import codec.session
+from codec import (
+    ClientError,
+    CodecError,
+    ConfigError,
+    ConnectionClosedError,
+    EncodeError,
+    FrameError,
+    RemotingCommand,
+    RequestTimeoutError,
+    SerializeType,
+    decode,
+    encode,
+)
+from codec.session import (
+    MAX_OPAQUE,
+    ClientSession,
+    RequestFailed,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    UnmatchedResponse,
+)
+
+ROUTE = 105
+SEND = 310
+CHECK_TRANSACTION_STATE = 39
+
+
+def request(code: int = ROUTE, *, oneway: bool = False, topic: str = "T") -> RemotingCommand:
+    return RemotingCommand.request(code, {"topic": topic}, oneway=oneway)
+
+
+def response_frame(opaque: int, code: int = 0, **ext: str) -> bytes:
+    return encode(RemotingCommand.response(code, opaque, ext_fields=ext))
+
+
+# --------------------------------------------------------------------------- opaques
+
+
+def test_opaques_start_at_zero_and_increase() -> None:
+    session = ClientSession()
+    opaques = [session.send_request(request(), now=0, timeout=3)[0] for _ in range(3)]
+    assert opaques == [0, 1, 2]
+
+
+def test_the_frame_carries_the_assigned_opaque() -> None:
+    session = ClientSession(first_opaque=41)
+    opaque, frame = session.send_request(request(topic="GoldenTopic"), now=0, timeout=3)
+    sent = decode(frame)
+    assert (opaque, sent.opaque, sent.code, sent.ext_fields) == (41, 41, ROUTE, {"topic": "GoldenTopic"})
+
+
+def test_opaques_wrap_from_int32_max_to_zero() -> None:
+    session = ClientSession(first_opaque=MAX_OPAQUE)
+    opaques = [session.send_request(request(), now=0, timeout=3)[0] for _ in range(2)]
+    assert opaques == [2**31 - 1, 0]
+
+
+def test_opaques_skip_values_still_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A four-value opaque space instead of sending 2**31 requests.
+    monkeypatch.setattr(codec.session, "MAX_OPAQUE", 3)
+    session = ClientSession()
+    assert [session.send_request(request(), now=0, timeout=9)[0] for _ in range(4)] == [0, 1, 2, 3]
+    session.receive_data(response_frame(2))
+    assert session.send_request(request(), now=0, timeout=9)[0] == 2
+    with pytest.raises(ClientError, match="every opaque is in use"):
+        session.send_request(request(), now=0, timeout=9)
+
+
+def test_oneway_requests_take_an_opaque_but_are_not_pending() -> None:
+    session = ClientSession()
+    opaque, frame = session.send_request(request(oneway=True), now=0, timeout=3)
+    assert decode(frame).flag == 2
+    assert (session.pending, session.get_timer()) == (0, None)
+    assert session.send_request(request(), now=0, timeout=3)[0] == opaque + 1
+
+
+def test_first_opaque_must_be_a_non_negative_int32() -> None:
+    with pytest.raises(ConfigError):
+        ClientSession(first_opaque=2**31)
+    with pytest.raises(ConfigError):
+        ClientSession(first_opaque=-1)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def test_out_of_order_responses_match_by_opaque() -> None:
+    session = ClientSession()
+    sent = [session.send_request(request(topic=t), now=0, timeout=3) for t in "ABC"]
+    events = session.receive_data(response_frame(2) + response_frame(0) + response_frame(1))
+    assert [type(e) for e in events] == [ResponseReceived] * 3
+    assert [(e.opaque, e.request.ext_fields["topic"]) for e in events] == [(2, "C"), (0, "A"), (1, "B")]  # type: ignore[attr-defined]
+    assert [e.response.opaque for e in events] == [2, 0, 1]  # type: ignore[attr-defined]
+    assert [e.request for e in events] == [decode(sent[i][1]) for i in (2, 0, 1)]  # type: ignore[attr-defined]
+    assert (session.pending, session.get_timer()) == (0, None)
+
+
+def test_response_to_a_oneway_request_is_unmatched() -> None:
+    # The C++ client's oneway sends carry flag 0, so brokers answer them.
+    session = ClientSession()
+    opaque, _ = session.send_request(request(oneway=True), now=0, timeout=3)
+    (event,) = session.receive_data(response_frame(opaque))
+    assert isinstance(event, UnmatchedResponse) and event.command.opaque == opaque
+
+
+def test_unknown_opaque_is_unmatched_and_changes_nothing() -> None:
+    session = ClientSession()
+    session.send_request(request(), now=0, timeout=3)
+    (event,) = session.receive_data(response_frame(99, code=17))
+    assert event == UnmatchedResponse(decode(response_frame(99, code=17)))
+    assert session.pending == 1
+
+
+def test_server_request_with_a_pending_opaque_is_a_request() -> None:
+    # Flag bit 0, not the opaque, tells a broker's request from a response.
+    session = ClientSession()
+    opaque, _ = session.send_request(request(SEND), now=0, timeout=3)
+    check = RemotingCommand.request(CHECK_TRANSACTION_STATE, {"tranStateTableOffset": "5"}, opaque=opaque)
+    (event,) = session.receive_data(encode(check))
+    assert isinstance(event, RequestReceived)
+    assert event.command == check
+    assert session.pending == 1
+    answer = decode(session.send_response(event.command.reply(0)))
+    assert (answer.opaque, answer.flag) == (opaque, 1)
+    (event,) = session.receive_data(response_frame(opaque))
+    assert isinstance(event, ResponseReceived) and event.request.code == SEND
+
+
+def test_byte_at_a_time_receive() -> None:
+    session = ClientSession()
+    session.send_request(request(), now=0, timeout=3)
+    frame = response_frame(0, msgId="M")
+    events = [session.receive_data(frame[i : i + 1]) for i in range(len(frame))]
+    assert events[:-1] == [[]] * (len(frame) - 1)
+    (last,) = events[-1]
+    assert isinstance(last, ResponseReceived) and last.response.ext_fields == {"msgId": "M"}
+
+
+def test_responses_in_either_serialization() -> None:
+    session = ClientSession()
+    session.send_request(request(), now=0, timeout=3)
+    session.send_request(request(), now=0, timeout=3)
+    binary = encode(RemotingCommand.response(0, 1, serialize_type=SerializeType.ROCKETMQ))
+    events = session.receive_data(binary + response_frame(0))
+    assert [e.opaque for e in events] == [1, 0]  # type: ignore[attr-defined]
+
+
+def test_codec_errors_propagate() -> None:
+    session = ClientSession()
+    with pytest.raises(FrameError):
+        session.receive_data(b"\xff\xff\xff\xff")
+
+
+def test_send_request_takes_requests_and_send_response_responses() -> None:
+    session = ClientSession()
+    with pytest.raises(ClientError):
+        session.send_request(RemotingCommand.response(0, 1), now=0, timeout=3)
+    with pytest.raises(ClientError):
+        session.send_response(request())
+
+
+@pytest.mark.parametrize("timeout", [-1.0, float("nan"), float("inf")])
+def test_timeout_must_be_finite_and_non_negative(timeout: float) -> None:
+    with pytest.raises(ConfigError):
+        ClientSession().send_request(request(), now=0, timeout=timeout)
+
+
+def test_unencodable_request_registers_nothing_and_keeps_its_opaque() -> None:
+    session = ClientSession()
+    too_big_for_int16 = RemotingCommand.request(40000, serialize_type=SerializeType.ROCKETMQ)
+    with pytest.raises(EncodeError):
+        session.send_request(too_big_for_int16, now=0, timeout=3)
+    assert session.pending == 0
+    assert session.send_request(request(), now=0, timeout=3)[0] == 0
+
+
+# --------------------------------------------------------------------------- timeouts
+
+
+def test_request_times_out_at_its_deadline() -> None:
+    session = ClientSession()
+    opaque, _ = session.send_request(request(), now=100.0, timeout=3.0)
+    assert session.get_timer() == 103.0
+    assert session.handle_timer(102.999) == []
+    (event,) = session.handle_timer(103.0)
+    assert isinstance(event, RequestTimedOut)
+    assert (event.opaque, event.request.opaque, event.timeout) == (opaque, opaque, 3.0)
+    assert isinstance(event.error, RequestTimeoutError) and isinstance(event.error, TimeoutError)
+    assert f"opaque {opaque}" in str(event.error)
+    assert (session.pending, session.get_timer()) == (0, None)
+
+
+def test_late_response_after_timeout_is_unmatched() -> None:
+    session = ClientSession()
+    opaque, _ = session.send_request(request(), now=0, timeout=1)
+    session.handle_timer(5)
+    (event,) = session.receive_data(response_frame(opaque))
+    assert isinstance(event, UnmatchedResponse)
+
+
+def test_timer_is_the_earliest_live_deadline() -> None:
+    session = ClientSession()
+    a, _ = session.send_request(request(topic="A"), now=10, timeout=5)
+    b, _ = session.send_request(request(topic="B"), now=10, timeout=1)
+    c, _ = session.send_request(request(topic="C"), now=10, timeout=3)
+    assert session.get_timer() == 11
+    session.receive_data(response_frame(b))
+    assert session.get_timer() == 13
+    events = session.handle_timer(100)
+    assert [e.opaque for e in events] == [c, a]
+    assert session.get_timer() is None
+
+
+def test_equal_deadlines_expire_in_sending_order() -> None:
+    session = ClientSession()
+    opaques = [session.send_request(request(), now=0, timeout=1)[0] for _ in range(5)]
+    assert [e.opaque for e in session.handle_timer(1)] == opaques
+
+
+def test_answered_request_leaves_no_timeout_behind_even_if_its_opaque_is_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(codec.session, "MAX_OPAQUE", 1)
+    session = ClientSession()
+    first, _ = session.send_request(request(), now=0, timeout=1)
+    session.receive_data(response_frame(first))
+    session.send_request(request(), now=0, timeout=10)
+    reused, _ = session.send_request(request(), now=0, timeout=10)
+    assert reused == first
+    assert session.handle_timer(5) == []
+    assert session.pending == 2
+
+
+def test_many_answered_requests_keep_the_timer_heap_small() -> None:
+    session = ClientSession()
+    for _ in range(10_000):
+        opaque, _ = session.send_request(request(), now=0, timeout=3600)
+        session.receive_data(response_frame(opaque))
+    assert len(session._heap) <= 2 * 64 + 2  # stale items are swept, not kept for an hour
+    assert session.get_timer() is None
+
+
+# --------------------------------------------------------------------------- connection loss
+
+
+def test_connection_lost_fails_every_pending_request_in_sending_order() -> None:
+    session = ClientSession()
+    a, _ = session.send_request(request(topic="A"), now=0, timeout=3)
+    session.send_request(request(oneway=True), now=0, timeout=3)
+    b, _ = session.send_request(request(topic="B"), now=0, timeout=3)
+    cause = OSError("connection reset by peer")
+    events = session.connection_lost(cause)
+    assert all(isinstance(e, RequestFailed) for e in events)
+    assert [(e.opaque, e.request.ext_fields["topic"]) for e in events] == [(a, "A"), (b, "B")]
+    assert all(isinstance(e.error, ConnectionClosedError) and e.error.__cause__ is cause for e in events)
+    assert "connection reset by peer" in str(events[0].error)
+    assert (session.pending, session.get_timer(), session.closed) == (0, None, True)
+    assert session.handle_timer(10) == []
+
+
+def test_closed_session_refuses_to_send_and_loses_nothing_twice() -> None:
+    session = ClientSession()
+    session.send_request(request(), now=0, timeout=3)
+    assert len(session.connection_lost()) == 1
+    assert session.connection_lost() == []
+    with pytest.raises(ConnectionClosedError):
+        session.send_request(request(), now=0, timeout=3)
+    with pytest.raises(ConnectionClosedError):
+        session.send_response(RemotingCommand.response(0, 1))
+    with pytest.raises(ConnectionClosedError):
+        session.receive_data(response_frame(0))
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@settings(max_examples=300)
+@given(chunks=st.lists(st.binary(max_size=64), max_size=8), pending=st.integers(0, 3))
+def test_random_bytes_raise_only_codec_errors(chunks: list[bytes], pending: int) -> None:
+    session = ClientSession(max_frame_size=4096)
+    for _ in range(pending):
+        session.send_request(request(), now=0, timeout=3)
+    try:
+        for chunk in chunks:
+            session.receive_data(chunk)
+    except CodecError:
+        pass
+
+
+@settings(max_examples=100)
+@given(garbage=st.binary(min_size=1, max_size=200))
+def test_random_frame_bodies_raise_only_codec_errors(garbage: bytes) -> None:
+    # A plausible length prefix, so the bytes reach the header parsers.
+    session = ClientSession()
+    try:
+        session.receive_data(len(garbage).to_bytes(4, "big") + garbage)
+    except CodecError:
+        pass
