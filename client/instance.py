@@ -161,7 +161,9 @@ class ClientInstance:
             )
         self.producers.setdefault(CLIENT_INNER_PRODUCER_GROUP, self)
         self._publish_topics = publish_topics
-        self._spawn(self._every(self.config.poll_name_server_interval, self._refresh_routes, first=0.01))
+        # Java polls routes 10 ms after start; our start has just fetched TBW102
+        # and send() fetches what it needs, so the first poll waits a period.
+        self._spawn(self._every(self.config.poll_name_server_interval, self._refresh_routes))
         self._spawn(self._every(self.config.heartbeat_interval, self._heartbeat_round, first=1.0))
         if not self.config.namesrv_addrs and self.config.namesrv_domain:
             self._spawn(self._every(self.config.namesrv_lookup_interval, self._refresh_namesrv_addrs))

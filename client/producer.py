@@ -20,7 +20,6 @@ import asyncio
 import enum
 import logging
 import os
-import socket
 import ssl as _ssl
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +53,7 @@ from codec.message import (
     compress_body,
     encode_batch,
     encode_properties,
+    local_ipv4,
     new_message_id,
     validate_group,
     validate_topic,
@@ -167,19 +167,6 @@ class SendResult:
     trace_on: bool = True
 
 
-def _local_ip() -> str:
-    """The address Java's ``getLocalAddress`` would pick, without traffic:
-    the host name's IPv4 address unless it is a loopback one."""
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            ip = str(info[4][0])
-            if not ip.startswith("127."):
-                return ip
-    except OSError:
-        pass
-    return "127.0.0.1"
-
-
 def _parse_namesrv(value: str) -> tuple[str, ...]:
     addrs = tuple(a.strip() for a in value.split(";") if a.strip())
     for addr in addrs:
@@ -267,7 +254,7 @@ class AsyncProducer:
         self.state = ServiceState.CREATE_JUST
         self.instance_name = instance_name or os.environ.get("ROCKETMQ_CLIENT_NAME") or "DEFAULT"
         self.unit_name = unit_name
-        self.client_ip = client_ip or _local_ip()
+        self.client_ip = client_ip or local_ipv4()
         env_addr = os.environ.get("NAMESRV_ADDR")
         self._namesrv = _parse_namesrv(namesrv_addr) if namesrv_addr else (_parse_namesrv(env_addr) if env_addr else ())
         self._namesrv_domain = namesrv_domain or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN") or "jmenv.tbsite.net"

@@ -45,6 +45,7 @@ from construct import Bytes, Check, ConstructError, Default, Int16sb, Int32sb, R
 from .errors import ConfigError, EncodeError, InvalidMessageError, MalformedBodyError
 
 __all__ = [
+    "local_ipv4",
     # MessageConst
     "PROPERTY_KEYS",
     "PROPERTY_TAGS",
@@ -493,6 +494,12 @@ def _local_ipv4() -> bytes:
     if ip.is_loopback or ip.is_unspecified or ip.is_link_local:
         return _LOOPBACK_V4
     return ip.packed
+
+
+def local_ipv4() -> str:
+    """This host's outward IPv4 address as text (see :func:`_local_ipv4`):
+    what Java's ``getLocalAddress`` picks for client ids and message ids."""
+    return str(ipaddress.IPv4Address(_local_ipv4()))
 
 
 def _month_bounds(now_ms: int) -> tuple[int, int]:
