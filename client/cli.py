@@ -156,7 +156,11 @@ async def _demo(out: TextIO, verbose: bool) -> int:
         step("shutdown: UNREGISTER_CLIENT for the group and CLIENT_INNER_PRODUCER, connections closed")
         await producer.shutdown()
         print(f"   state {producer.state.value}", file=out)
-        await asyncio.sleep(0.05)  # let the oneway send land before we count
+        expected = len(sends) + 1 + 3
+        for _ in range(100):  # the oneway send has no answer: give it time to land
+            if len(broker.messages(topic)) >= expected:
+                break
+            await asyncio.sleep(0.01)
         stored = broker.messages(topic)
         step(f"the broker holds {len(stored)} messages of {topic}")
         for m in stored:
