@@ -30,7 +30,7 @@ import msgpack
 
 from .command import RemotingCommand
 from .enums import LanguageCode, SerializeType
-from .errors import MalformedBodyError
+from .errors import EncodeError, MalformedBodyError
 
 __all__ = [
     "TRACE_FORMAT",
@@ -108,8 +108,9 @@ class TraceRecord:
         The whole frame, 4-byte total length included, exactly as sent.
     ``provenance``
         Where the frame comes from; ``provenance["source"]`` starts with
-        ``"captured: "`` (a real client or server sent it) or
-        ``"derived: "`` (written from the Java sources, no real peer sent it).
+        ``"captured: "`` (a real client or server sent it), ``"derived: "``
+        (written from the Java sources, no real peer sent it) or
+        ``"recorded: "`` (rmqwire's own frame recorder).
     ``expect``
         The decoded fields (:func:`expect_from_command`), or ``None`` for an
         error case.
@@ -237,14 +238,19 @@ def pack_records(records: Iterable[TraceRecord]) -> bytes:
     """The trace bytes for ``records``: the header map, then one map each.
 
     Deterministic: the same records always give the same bytes (maps keep
-    insertion order; ``bytes`` stay msgpack ``bin``).
+    insertion order; ``bytes`` stay msgpack ``bin``).  Raises
+    :class:`~codec.errors.EncodeError` for text that is not UTF-8 encodable (a
+    lone surrogate, which a JSON ``\\ud800`` escape can decode to).
     """
     packer = msgpack.Packer(use_bin_type=True)
     parts = [packer.pack({"format": TRACE_FORMAT, "version": TRACE_VERSION})]
     for record in records:
         if not isinstance(record, TraceRecord):
             raise TypeError(f"pack_records() takes TraceRecords, not {type(record).__name__}")
-        parts.append(packer.pack(record.to_map()))
+        try:
+            parts.append(packer.pack(record.to_map()))
+        except UnicodeEncodeError as exc:
+            raise EncodeError(f"trace record {record.seq}: text is not UTF-8 encodable ({exc.reason})") from None
     return b"".join(parts)
 
 
