@@ -54,7 +54,17 @@ class FrameRecorder:
                 expect=expect,
                 error=error,
             )
-            self._file.write(pack_records([record])[len(_HEADER) :])
+            try:
+                packed = pack_records([record])
+            except CodecError as exc:
+                # e.g. a JSON "\\ud800" escape decodes to a lone surrogate that
+                # msgpack cannot hold: keep the raw frame, note why
+                record = TraceRecord(
+                    seq=record.seq, direction=record.direction, role=role, wire=record.wire,
+                    provenance=record.provenance, error=type(exc).__name__, note=f"decoded fields not recordable: {exc}",
+                )
+                packed = pack_records([record])
+            self._file.write(packed[len(_HEADER) :])
             self._file.flush()
 
     def close(self) -> None:
