@@ -21,9 +21,9 @@ import enum
 import logging
 import random
 import ssl as _ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codec.body import HeartbeatData, ProducerData, TopicRouteData
 from codec.command import RemotingCommand
@@ -121,6 +121,9 @@ class ClientInstance:
         self.broker_addrs: dict[str, dict[int, str]] = {}
         self._connections: dict[str, Connection] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
+        # False once shutdown closes the connections: no new one may open
+        # (shutdown itself still connects to unregister before that)
+        self._may_connect = True
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat_lock = asyncio.Lock()
         self._route_listeners: list[Callable[[str, TopicRouteData], None]] = []
@@ -169,8 +172,8 @@ class ClientInstance:
             self._spawn(self._every(self.config.namesrv_lookup_interval, self._refresh_namesrv_addrs))
         self.state = ServiceState.RUNNING
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = self.loop.create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = self.loop.create_task(coro)
         self._tasks.append(task)
 
     async def _every(self, period: float, job: Callable[[], Awaitable[None]], first: float | None = None) -> None:
@@ -209,12 +212,20 @@ class ClientInstance:
         if was_running and CLIENT_INNER_PRODUCER_GROUP in self.producers:
             await self.unregister_client(CLIENT_INNER_PRODUCER_GROUP)
         self.producers.clear()
+        self._may_connect = False
         conns = list(self._connections.values())
         self._connections.clear()
         for conn in conns:
             conn.close()
         for conn in conns:
-            await conn.wait_closed()
+            # close() waits for the write buffer to drain (and for TLS, for the
+            # peer's close_notify): a peer that stops reading must not hold
+            # shutdown up forever, so abort after the connect timeout.
+            try:
+                await asyncio.wait_for(conn.wait_closed(), self.config.connect_timeout)
+            except asyncio.TimeoutError:
+                conn.abort()
+                await conn.wait_closed()
         REGISTRY.remove(self)
 
     # -- requests
@@ -248,7 +259,7 @@ class ClientInstance:
             conn = self._connections.get(addr)
             if conn is not None and not conn.closed:
                 return conn
-            if self.state is ServiceState.SHUTDOWN_ALREADY:
+            if not self._may_connect:
                 raise ConnectionClosedError(f"client {self.client_id} is shut down")
             conn = await open_connection(
                 addr,
@@ -257,6 +268,12 @@ class ClientInstance:
                 observer=self.config.observer,
                 role="namesrv" if addr in self.namesrv_addrs else "broker",
             )
+            if not self._may_connect:
+                # Shutdown closed every connection while this one was being
+                # opened: storing it would leak its socket past shutdown.
+                conn.close()
+                await conn.wait_closed()
+                raise ConnectionClosedError(f"client {self.client_id} is shut down")
             self._connections[addr] = conn
             return conn
 

@@ -9,6 +9,7 @@ so the policy is tested without sleeping.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from codec.body import PermName, TopicRouteData
@@ -88,31 +89,60 @@ def publish_info_from_route(topic: str, route: TopicRouteData, *, clamp_queue_nu
     return TopicPublishInfo(topic, queues, route)
 
 
-# 5.x LatencyFaultToleranceImpl: latency (ms) at or above -> not available for (ms)
+# 5.x MQFaultStrategy: latency (ms) at or above -> not available for (ms)
 _LATENCY_MAX = (50, 100, 550, 1800, 3000, 5000, 15000)
 _NOT_AVAILABLE = (0, 0, 2000, 5000, 6000, 10000, 30000)
 #: an isolated broker (connect failure, timeout) counts as this latency (ms)
 ISOLATION_LATENCY_MS = 10000
 
 
-def not_available_duration(latency_ms: float) -> float:
-    """Seconds a broker is avoided after a send that took ``latency_ms``."""
-    for threshold, duration in zip(reversed(_LATENCY_MAX), reversed(_NOT_AVAILABLE)):
+def not_available_duration(
+    latency_ms: float,
+    latency_max: Sequence[float] = _LATENCY_MAX,
+    not_available: Sequence[float] = _NOT_AVAILABLE,
+) -> float:
+    """Seconds a broker is avoided after a send that took ``latency_ms``
+    (the tables are in milliseconds, as Java's)."""
+    for threshold, duration in zip(reversed(latency_max), reversed(not_available)):
         if latency_ms >= threshold:
             return duration / 1000.0
     return 0.0
 
 
 class FaultTracker:
-    """Which brokers to avoid, until when (seconds on the caller's clock)."""
+    """Which brokers to avoid, until when (seconds on the caller's clock).
 
-    def __init__(self) -> None:
+    ``latency_max`` and ``not_available`` are Java's
+    ``setLatencyMax`` / ``setNotAvailableDuration`` tables, in milliseconds
+    (defaults: the 5.x ones).  An isolated broker counts as
+    :data:`ISOLATION_LATENCY_MS` of latency, 10 s of avoidance by default;
+    shorter tables make the windows short (tests use that, not sleeps).
+    """
+
+    def __init__(
+        self,
+        latency_max: Sequence[float] = _LATENCY_MAX,
+        not_available: Sequence[float] = _NOT_AVAILABLE,
+    ) -> None:
+        latency_max, not_available = tuple(latency_max), tuple(not_available)
+        if len(latency_max) != len(not_available) or not latency_max:
+            raise ValueError("latency_max and not_available must be non-empty and of the same length")
+        if any(x < 0 for x in (*latency_max, *not_available)) or list(latency_max) != sorted(latency_max):
+            raise ValueError("latency_max must be ascending and no value may be negative")
+        self.latency_max = latency_max
+        self.not_available = not_available
         self._until: dict[str, float] = {}
+
+    def duration(self, latency_ms: float, *, isolated: bool = False) -> float:
+        """Seconds a broker is avoided after a send that took ``latency_ms``
+        (or failed, when ``isolated``)."""
+        latency = ISOLATION_LATENCY_MS if isolated else latency_ms
+        return not_available_duration(latency, self.latency_max, self.not_available)
 
     def update(self, broker: str, latency_ms: float, *, isolated: bool, now: float) -> None:
         """Record a send's outcome: an isolated broker is avoided for the
         isolation window, a slow one for its latency bucket."""
-        duration = not_available_duration(ISOLATION_LATENCY_MS if isolated else latency_ms)
+        duration = self.duration(latency_ms, isolated=isolated)
         if duration > 0:
             self._until[broker] = max(self._until.get(broker, 0.0), now + duration)
         elif not isolated:

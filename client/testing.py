@@ -35,15 +35,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import os
 import random
+import shutil
 import ssl as _ssl
+import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
+from codec.acl import ACCESS_KEY, SECURITY_TOKEN, verify_command
 from codec.body import BrokerData, HeartbeatData, QueueData, TopicRouteData
 from codec.command import RemotingCommand, encode
 from codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
@@ -76,6 +82,7 @@ __all__ = [
     "CLUSTER_NAME",
     "SERVER_VERSION",
     "MAX_MESSAGE_SIZE",
+    "self_signed_tls",
 ]
 
 log = logging.getLogger(__name__)
@@ -486,9 +493,22 @@ class LocalBroker:
 
     ``http_port`` (when not None) also serves ``GET /rocketmq/{subgroup}``,
     answering the name server address as ``text/plain``.  ``ssl`` puts TLS on
-    every listener.  ``record_requests=False`` keeps :attr:`requests` empty
-    (for benchmarks).  ``max_message_size`` is the store's limit on one
-    message record (Java's ``maxMessageSize``, 4 MiB).
+    every listener: an ``ssl.SSLContext`` with the server's certificate, or
+    ``True`` for a throwaway self-signed certificate for the host (made now,
+    see :func:`self_signed_tls`), which :attr:`client_ssl` trusts.
+
+    ``acl`` (access key -> secret key) makes the name server and every broker
+    check each request's ACL 1.0 signature (``AccessKey``, ``Signature``, as
+    Java's ``AclClientRPCHook`` makes them; :func:`codec.acl.verify_command`)
+    before anything else, as a broker with ``aclEnable=true`` does: a request
+    without an access key, with an unknown one or with a bad signature is not
+    handled and is answered NO_PERMISSION (16) with the remark of Java's
+    ``PlainPermissionManager`` (``Check signature failed for accessKey=AK``);
+    a oneway one gets nothing.  Secrets never reach the logs.
+
+    ``record_requests=False`` keeps :attr:`requests` empty (for benchmarks).
+    ``max_message_size`` is the store's limit on one message record (Java's
+    ``maxMessageSize``, 4 MiB).
 
     Where this differs from Java 4.9, knowingly:
 
@@ -500,7 +520,11 @@ class LocalBroker:
       ``CLUSTER``), and commit log offsets advance by Java's record length
       computed from the sent sizes;
     * brokers never leave routes: a stopped broker stays in them, as it does
-      for the 120 s a Java name server takes to notice.
+      for the 120 s a Java name server takes to notice;
+    * with ``acl`` the name server checks signatures too (a Java name server
+      does not), and the answer is always NO_PERMISSION (a Java broker's
+      remoting layer turns the ``AclException`` into a code that depends on
+      its version).
     """
 
     def __init__(
@@ -517,7 +541,8 @@ class LocalBroker:
         standard_json: bool = False,
         route_json: RouteJson = "auto",
         http_port: int | None = None,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
+        acl: Mapping[str, str] | None = None,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         max_message_size: int = MAX_MESSAGE_SIZE,
         record_requests: bool = True,
@@ -543,7 +568,14 @@ class LocalBroker:
         self.auto_create_topics = auto_create_topics
         self.auto_create_scope = auto_create_scope
         self.route_json: RouteJson = "standard" if standard_json else route_json
-        self.ssl = ssl
+        #: With ``ssl=True``: a client context trusting the self-signed certificate.
+        self.client_ssl: _ssl.SSLContext | None = None
+        if ssl is True:
+            ssl, self.client_ssl = self_signed_tls(self.advertised_host)
+        self.ssl: _ssl.SSLContext | None = ssl or None
+        #: Access key -> secret key when requests must be signed (may be
+        #: replaced while running, e.g. to rotate a secret); None: no ACL.
+        self.acl: dict[str, str] | None = None if acl is None else dict(acl)
         self.max_frame_size = max_frame_size
         self.max_message_size = max_message_size
         self.record_requests = record_requests
@@ -880,7 +912,7 @@ class LocalBroker:
     def _dispatch(self, conn: _RemotingConnection, cmd: RemotingCommand) -> None:
         listener = conn.listener
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s <- %s: %r", listener.label, conn.peer, cmd)
+            log.debug("%s <- %s: %r", listener.label, conn.peer, _loggable(cmd))
         if self.record_requests:
             with self._lock:
                 self._requests.append((listener.role, listener.broker.name if listener.broker else None, cmd))
@@ -888,6 +920,14 @@ class LocalBroker:
             # processResponseCommand: nothing of ours is pending, so it is dropped.
             log.debug("%s: response with opaque %d from %s matches no request", listener.label, cmd.opaque, conn.peer)
             return
+        acl = self.acl
+        if acl is not None:
+            denied = _acl_denial(cmd, acl)
+            if denied is not None:
+                log.info("%s: request code %d from %s denied: %s", listener.label, cmd.code, conn.peer, denied)
+                if not cmd.is_oneway:
+                    conn.send(_reply(cmd, ResponseCode.NO_PERMISSION, denied))
+                return
         fault = self._take_fault(listener.label, cmd.code) if self._faults else None
         if fault is not None:
             log.debug("%s: injected %s for code %d from %s", listener.label, fault.kind, cmd.code, conn.peer)
@@ -1170,6 +1210,107 @@ def _reply(
     body: bytes = b"",
 ) -> RemotingCommand:
     return cmd.reply(int(code), remark, ext_fields, body, language=LanguageCode.JAVA, version=SERVER_VERSION)
+
+
+def _acl_denial(cmd: RemotingCommand, secrets: Mapping[str, str]) -> str | None:
+    """Why ``PlainPermissionManager.validate`` would refuse ``cmd``, or None."""
+    access_key = cmd.ext_fields.get(ACCESS_KEY)
+    if access_key is None:
+        return "No accessKey is configured"
+    if access_key not in secrets:
+        return f"No acl config for {access_key}"
+    if not verify_command(cmd, {access_key: secrets[access_key]}):
+        return f"Check signature failed for accessKey={access_key}"
+    return None
+
+
+def _loggable(cmd: RemotingCommand) -> RemotingCommand:
+    """``cmd`` fit for a debug log: a security token is a credential."""
+    if SECURITY_TOKEN not in cmd.ext_fields:
+        return cmd
+    return replace(cmd, ext_fields={**cmd.ext_fields, SECURITY_TOKEN: "***"})
+
+
+def self_signed_tls(host: str = "127.0.0.1") -> tuple[_ssl.SSLContext, _ssl.SSLContext]:
+    """(server context, client context) for a throwaway self-signed
+    certificate for ``host`` (an IP address or a DNS name, put in the
+    certificate's subjectAltName), valid for a day, made now with the
+    ``cryptography`` package or else the ``openssl`` command.
+
+    The client context verifies the server against that certificate, host
+    name included, so a client connecting to ``host`` accepts it.  Raises
+    ``RuntimeError`` when neither tool is available.
+    """
+    with tempfile.TemporaryDirectory(prefix="rmqwire-tls-") as directory:
+        cert = os.path.join(directory, "cert.pem")
+        key = os.path.join(directory, "key.pem")
+        try:
+            _self_signed_with_cryptography(host, cert, key)
+        except ImportError:
+            _self_signed_with_openssl(host, cert, key)
+        server = _ssl.create_default_context(_ssl.Purpose.CLIENT_AUTH)
+        server.load_cert_chain(cert, key)
+        client = _ssl.create_default_context(cafile=cert)
+    return server, client
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _self_signed_with_openssl(host: str, cert: str, key: str) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("a self-signed certificate needs the cryptography package or the openssl command")
+    done = subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", f"/CN={host}",
+            "-addext", f"subjectAltName={'IP' if _is_ip(host) else 'DNS'}:{host}",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl could not make a certificate: {done.stderr.decode(errors='replace')[:300]}")
+
+
+def _self_signed_with_cryptography(host: str, cert: str, key: str) -> None:
+    import datetime
+
+    from cryptography import x509  # type: ignore[import-not-found, unused-ignore]
+    from cryptography.hazmat.primitives import hashes, serialization  # type: ignore[import-not-found, unused-ignore]
+    from cryptography.hazmat.primitives.asymmetric import ec  # type: ignore[import-not-found, unused-ignore]
+    from cryptography.x509.oid import NameOID  # type: ignore[import-not-found, unused-ignore]
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    alt = x509.IPAddress(ipaddress.ip_address(host)) if _is_ip(host) else x509.DNSName(host)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([alt]), False)
+        .sign(private, hashes.SHA256())
+    )
+    with open(key, "wb") as f:
+        f.write(
+            private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    with open(cert, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def _not_supported(cmd: RemotingCommand) -> RemotingCommand:

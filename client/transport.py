@@ -102,7 +102,7 @@ class Connection:
             raise ConnectError(self.addr, f"no connection within {timeout:g} s") from None
         except (OSError, _ssl.SSLError) as exc:
             raise ConnectError(self.addr, str(exc) or type(exc).__name__) from None
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport  # type: ignore[assignment, unused-ignore]
 
     # -- requests
     async def request(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
