@@ -53,7 +53,7 @@ from codec.acl import ACCESS_KEY, SECURITY_TOKEN, verify_command
 from codec.body import BrokerData, HeartbeatData, QueueData, TopicRouteData
 from codec.command import RemotingCommand, encode
 from codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
-from codec.errors import CodecError, RocketMQError
+from codec.errors import CodecError, EncodeError, RocketMQError
 from codec.headers import (
     GetRouteInfoRequestHeader,
     SendMessageRequestHeader,
@@ -411,7 +411,12 @@ class _RemotingConnection(_Connection):
 
     def send(self, cmd: RemotingCommand) -> None:
         try:
-            frame = encode(cmd)
+            try:
+                frame = encode(cmd)
+            except EncodeError:
+                # A remark quoting a topic with a lone surrogate: Java's
+                # getBytes(UTF_8) writes '?' for it, so do the same.
+                frame = encode(_java_utf8(cmd))
         except CodecError as exc:  # NettyEncoder closes the channel when encoding fails
             log.error("%s: cannot encode response to %s, closing: %s", self.listener.label, self.peer, exc)
             self.abort()
@@ -1210,6 +1215,20 @@ def _reply(
     body: bytes = b"",
 ) -> RemotingCommand:
     return cmd.reply(int(code), remark, ext_fields, body, language=LanguageCode.JAVA, version=SERVER_VERSION)
+
+
+def _java_text(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _java_utf8(cmd: RemotingCommand) -> RemotingCommand:
+    """``cmd`` with every string made encodable the way Java's
+    ``String.getBytes(UTF_8)`` does: unpaired surrogates become '?'."""
+    return replace(
+        cmd,
+        remark=None if cmd.remark is None else _java_text(cmd.remark),
+        ext_fields={_java_text(k): _java_text(v) for k, v in cmd.ext_fields.items()},
+    )
 
 
 def _acl_denial(cmd: RemotingCommand, secrets: Mapping[str, str]) -> str | None:

@@ -50,8 +50,9 @@ def sign(ext_fields: dict[str, str], body: bytes, secret_key: str) -> str:
     """The base64 HMAC-SHA1 signature of ``ext_fields`` (minus ``Signature``)
     and ``body`` with ``secret_key``."""
     content = "".join(ext_fields[k] for k in sorted(ext_fields, key=_java_order) if k != SIGNATURE)
-    data = content.encode("utf-8") + (body or b"")
-    digest = hmac.new(secret_key.encode("utf-8"), data, hashlib.sha1).digest()
+    # Java's getBytes(UTF_8) writes '?' for an unpaired surrogate; so does "replace"
+    data = content.encode("utf-8", "replace") + (body or b"")
+    digest = hmac.new(secret_key.encode("utf-8", "replace"), data, hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -73,4 +74,5 @@ def verify_command(cmd: RemotingCommand, secrets: dict[str, str]) -> bool:
     if access_key is None or given is None or access_key not in secrets:
         return False
     expected = sign(cmd.ext_fields, cmd.body, secrets[access_key])
-    return hmac.compare_digest(expected, given)
+    # compare bytes: compare_digest refuses non-ASCII str, and a peer may send any
+    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))

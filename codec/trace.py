@@ -154,6 +154,9 @@ class TraceRecord:
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {self.role!r}")
         if type(self.wire) is not bytes:
+            # bytes(int) would allocate that many zero bytes: bytes-like only
+            if not isinstance(self.wire, (bytearray, memoryview)):
+                raise ValueError(f"wire must be bytes, not {type(self.wire).__name__}")
             object.__setattr__(self, "wire", bytes(self.wire))
         if type(self.provenance) is not dict or type(self.provenance.get("source")) is not str:
             raise ValueError("provenance must be a dict with a str 'source'")

@@ -58,7 +58,9 @@ _H = TypeVar("_H", bound="CustomHeader")
 
 # Java's parseInt/parseLong take an optional sign and ASCII digits only; Python's
 # int() would also take spaces, underscores and non-ASCII digits.
-_DECIMAL = re.compile(r"[+-]?[0-9]+")
+# Leading zeros are split off so that a long run of them cannot reach Python's
+# int() digit limit: what is left is at most 20 digits or out of range anyway.
+_DECIMAL = re.compile(r"([+-]?)0*([0-9]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,12 @@ class WireField:
             return raw
         if self.type is bool:
             return raw == "1" or raw.lower() == "true"
-        if _DECIMAL.fullmatch(raw) is None:
+        match = _DECIMAL.fullmatch(raw)
+        if match is None:
             raise MissingHeaderFieldError(header, key, f"{self._aka(key)}is not an integer: {raw[:64]!r}")
-        value = int(raw)
+        sign, digits = match.groups()
         limit = 1 << (self.bits - 1)
+        value = int(sign + digits) if len(digits) <= 20 else limit
         if not -limit <= value < limit:
             raise MissingHeaderFieldError(
                 header, key, f"{self._aka(key)}is out of range for a {self.bits}-bit integer: {raw[:64]!r}"
