@@ -23,15 +23,26 @@ Compiled construct code does not check lengths, so every emitted read checks
 its bounds and raises the ``codec.errors`` class it was declared with.
 :func:`compile_buffer` turns a schema into a ``(parse, build)`` pair of
 plain functions; ``Construct.compile()`` still works and uses the same code.
+
+:func:`compile_bound` also binds a schema to a value type
+(``RemotingCommand``): the emitted parser returns ``factory(*fields)`` and
+the builder reads attributes, with no nested dicts in between.  That code is
+one flat function per direction, the code a careful hand-written codec would
+be; see :class:`_FastEmitter` for how it stays exactly as strict as the
+dict-mode code it stands in front of.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import json.encoder
+import json.scanner
 import struct
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from construct import (
     BytesInteger,
@@ -53,6 +64,12 @@ from construct.core import CodeGen, Compiled, GreedyBytes
 from .enums import LanguageCode
 from .errors import CodecError, EncodeError, MalformedHeaderError
 
+_orjson: Any
+try:  # optional: several times faster than the stdlib, and checked to give the same results
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
 __all__ = [
     "Record",
     "Sized",
@@ -62,7 +79,9 @@ __all__ = [
     "JsonHeader",
     "Reject",
     "compile_buffer",
+    "compile_bound",
     "BufferCodec",
+    "BoundCodec",
 ]
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -77,6 +96,18 @@ def _field(sc: Construct) -> Construct:
 # --------------------------------------------------------------------------- leaves
 
 
+class _EnumTable(dict):  # type: ignore[type-arg]
+    """Known values to members in one dict lookup; anything else is converted
+    on the spot (and not stored: the values come off the wire)."""
+
+    def __init__(self, enum: Any) -> None:
+        super().__init__((int(m), m) for m in enum)
+        self.enum = enum
+
+    def __missing__(self, value: int) -> Any:
+        return _enum_convert(self.enum, value)
+
+
 class EnumField(Subconstruct):  # type: ignore[misc]
     """A fixed-size integer field read as an ``IntEnum`` member.
 
@@ -88,10 +119,10 @@ class EnumField(Subconstruct):  # type: ignore[misc]
     def __init__(self, subcon: FormatField, enum: type) -> None:
         super().__init__(subcon)
         self.enum = enum
-        self.known = {int(m): m for m in enum}  # type: ignore[attr-defined]
+        self.known = _EnumTable(enum)
 
     def convert(self, value: int) -> Any:
-        return self.known[value] if value in self.known else _enum_convert(self.enum, value)
+        return self.known[value]
 
     def _parse(self, stream: Any, context: Any, path: str) -> Any:
         return self.convert(self.subcon._parsereport(stream, context, path))
@@ -132,6 +163,8 @@ def _parse_nullable_string(data: bytes, pos: int, end: int, error: type[CodecErr
 
 _I32 = struct.Struct(">i")
 _I16 = struct.Struct(">h")
+_U32_FROM = struct.Struct(">I").unpack_from
+_U16_FROM = struct.Struct(">H").unpack_from
 
 
 class NullableString(Construct):  # type: ignore[misc]
@@ -171,7 +204,33 @@ def _interpret_leaf(leaf: Any, stream: Any, context: Any) -> Any:
     return value
 
 
-def _parse_string_map(data: bytes, pos: int, end: int, this: Any) -> tuple[dict[str, str], int]:
+def _parse_string_map(data: bytes, pos: int, end: int, this: Any = None) -> tuple[dict[str, str], int]:
+    block = data[pos:end]
+    if block.isascii():
+        # Every byte is below 0x80, so no length can be negative and UTF-8
+        # decoding is latin-1 decoding: decode the block once and slice text,
+        # instead of slicing and decoding 2 x entries byte strings.  Overruns
+        # are found by unpack_from (a length past the block) or by the final
+        # position; then the exact loop below says what is wrong.
+        text = block.decode("latin-1")
+        size = end - pos
+        result: dict[str, str] = {}
+        p = 0
+        try:
+            while p < size:
+                k = p + 2
+                q = k + _U16_FROM(block, p)[0]
+                r = q + 4
+                p = r + _U32_FROM(block, q)[0]
+                result[text[k:q]] = text[r:p]
+        except struct.error:
+            p = -1
+        if p == size:
+            return result, end
+    return _parse_string_map_exact(data, pos, end)
+
+
+def _parse_string_map_exact(data: bytes, pos: int, end: int) -> tuple[dict[str, str], int]:
     result: dict[str, str] = {}
     unpack16 = _I16.unpack_from
     unpack32 = _I32.unpack_from
@@ -196,10 +255,31 @@ def _parse_string_map(data: bytes, pos: int, end: int, this: Any) -> tuple[dict[
     return result, pos
 
 
-def _build_string_map(obj: Mapping[str, str], this: Any) -> bytes:
+#: Length prefixes as latin-1 text, for building an all-ASCII map as one str.
+_KEY_LENGTH_TEXT = [_I16.pack(n).decode("latin-1") for n in range(256)]
+_VALUE_LENGTH_TEXT = [_I32.pack(n).decode("latin-1") for n in range(2048)]
+
+
+def _build_string_map(obj: Mapping[str, str], this: Any = None) -> bytes:
+    # Usual case: every key and value is ASCII (V2 letters, numbers, topic
+    # names), so a character is a byte: build the block as one str, length
+    # prefixes included, and encode it once.  Anything else (non-ASCII, not
+    # str, a value of 2 KiB or more) takes the exact loop, which also raises.
+    try:
+        if "".join(obj).isascii() and "".join(obj.values()).isascii():
+            parts: list[str] = []
+            for key, value in obj.items():
+                parts += (_KEY_LENGTH_TEXT[len(key)], key, _VALUE_LENGTH_TEXT[len(value)], value)
+            return "".join(parts).encode("latin-1")
+    except (TypeError, AttributeError, IndexError):
+        pass
+    return _build_string_map_exact(obj)
+
+
+def _build_string_map_exact(obj: Mapping[str, str]) -> bytes:
     pack16 = _I16.pack
     pack32 = _I32.pack
-    parts = []
+    parts: list[bytes] = []
     append = parts.append
     for key, value in obj.items():
         kb = key.encode("utf-8")
@@ -240,7 +320,78 @@ class StringMap(Construct):  # type: ignore[misc]
 
 _JSON_FIELDS = ("code", "language", "version", "opaque", "flag", "remark", "ext_fields")
 _loads = json.loads
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_dumps = _ENCODER.encode
+
+
+def _stdlib_accelerators() -> tuple[Any, Any]:
+    """The stdlib's own C scanner and encoder, called directly.
+
+    ``json.loads`` and ``JSONEncoder.encode`` wrap them in per-call work: two
+    regex whitespace scans per ``loads``, a new C encoder per ``encode``.  On
+    headers of a few hundred bytes that is about a quarter of the time.  Same
+    objects, same settings, so the same results; None where CPython's
+    ``_json`` is missing."""
+    try:
+        scan = getattr(json.scanner, "c_make_scanner")(json.JSONDecoder())  # json.loads's own decoder settings
+        encode = getattr(json.encoder, "c_make_encoder")(  # _ENCODER's settings, no circular check (flat dicts)
+            None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+        )
+        sample = {"a": "\x01é", "b": 1}
+        if "".join(encode(sample, 0)) == _dumps(sample) and scan('{"a":1}', 0) == ({"a": 1}, 7):
+            return scan, encode
+    except Exception:  # noqa: BLE001 - pragma: no cover - not CPython, or another signature
+        pass
+    return None, None  # pragma: no cover
+
+
+_c_scan, _c_encode = _stdlib_accelerators()
+
+
+def _stdlib_loads(text: str) -> Any:
+    """``json.loads(text)``: the C scanner when the text is exactly one value
+    (no surrounding whitespace, nothing it refuses), else ``json.loads``
+    itself, which decides."""
+    if _c_scan is not None:
+        try:
+            value, stop = _c_scan(text, 0)
+        except Exception:  # noqa: BLE001 - StopIteration, JSONDecodeError, RecursionError: loads decides
+            pass
+        else:
+            if stop == len(text):
+                return value
+    return _loads(text)
+
+
+def _stdlib_dumps(obj: Any) -> str:
+    """``_dumps(obj)`` for flat dicts of str and int."""
+    return "".join(_c_encode(obj, 0)) if _c_encode is not None else _dumps(obj)
+
+# The optional fast JSON library: orjson.  Its output for the values the fast
+# path lets through (str keys and values, int32 numbers) is byte-for-byte the
+# stdlib's with ensure_ascii=False and compact separators.  Its parser differs
+# from json.loads on a few inputs (it rejects NaN and lone surrogate escapes,
+# reads integers past 64 bits as floats, nests 1024 deep), so its result is
+# only used when every field has its plain type (see _json_header_fields) and,
+# for long texts, no unknown key holds a container; anything else is parsed
+# again by the stdlib, which decides.
+_fast_loads: Callable[[bytes], Any] | None = None
+_fast_dumps: Callable[[Any], bytes] | None = None
+_SHALLOW_TEXT = 1000  # a text this short cannot nest deep enough to matter
+
+
+def _use_fast_json(enabled: bool = True) -> bool:
+    """Use orjson when installed (the default) or only the stdlib; returns
+    whether orjson is now in use.  For tests and benchmarks."""
+    global _fast_loads, _fast_dumps
+    if enabled and _orjson is not None:
+        _fast_loads, _fast_dumps = _orjson.loads, _orjson.dumps
+    else:
+        _fast_loads = _fast_dumps = None
+    return _fast_loads is not None
+
+
+_use_fast_json()
 
 
 def _json_int(header: Mapping[str, Any], key: str) -> int:
@@ -275,15 +426,11 @@ def _ext_value(value: Any) -> str | None:
     return str(_dumps(value))
 
 
-def _parse_json_header(data: bytes, pos: int, end: int, this: Any) -> tuple[dict[str, Any], int]:
-    try:
-        header = _loads(data[pos:end].decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise MalformedHeaderError(f"JSON header: invalid UTF-8 ({exc.reason})") from None
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise MalformedHeaderError(f"JSON header: not JSON ({exc})") from None
-    except RecursionError:
-        raise MalformedHeaderError("JSON header: nested too deeply") from None
+_LANGUAGE_BY_NAME: dict[str, LanguageCode] = {m.name: m for m in LanguageCode}
+
+
+def _general_json_fields(header: Any) -> tuple[Any, ...]:
+    """Every other header: fastjson's casts, Java's defaults, or the error."""
     if type(header) is not dict:
         raise MalformedHeaderError(f"JSON header: expected an object, got {type(header).__name__}")
     ext = header.get("extFields")
@@ -310,15 +457,90 @@ def _parse_json_header(data: bytes, pos: int, end: int, this: Any) -> tuple[dict
         lang = LanguageCode(language)
     else:
         raise MalformedHeaderError(f"JSON header: language must be a name, not {language!r}")
-    return {
-        "code": _json_int(header, "code"),
-        "language": lang,
-        "version": _json_int(header, "version"),
-        "opaque": _json_int(header, "opaque"),
-        "flag": _json_int(header, "flag"),
-        "remark": remark,
-        "ext_fields": ext_fields,
-    }, end
+    return (
+        _json_int(header, "code"),
+        lang,
+        _json_int(header, "version"),
+        _json_int(header, "opaque"),
+        _json_int(header, "flag"),
+        remark,
+        ext_fields,
+    )
+
+
+def _is_shallow(header: dict[str, Any]) -> bool:
+    """No unknown key holds a container (extFields is checked on its own)."""
+    for key, value in header.items():
+        if (type(value) is dict or type(value) is list) and key != "extFields":
+            return False
+    return True
+
+
+def _stdlib_json(data: bytes, pos: int, end: int) -> Any:
+    try:
+        return _loads(data[pos:end].decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MalformedHeaderError(f"JSON header: invalid UTF-8 ({exc.reason})") from None
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise MalformedHeaderError(f"JSON header: not JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedHeaderError("JSON header: nested too deeply") from None
+
+
+def _json_header_fields(data: bytes, pos: int, end: int) -> tuple[Any, ...]:
+    """The seven header fields (:data:`_JSON_FIELDS` order) of the JSON text in
+    ``data[pos:end]``; raises :class:`MalformedHeaderError`."""
+    header: Any = None
+    if _fast_loads is not None:
+        try:
+            header = _fast_loads(data[pos:end])
+        except Exception:  # noqa: BLE001 - whatever orjson refuses, the stdlib decides
+            pass
+        if type(header) is not dict or (end - pos > _SHALLOW_TEXT and not _is_shallow(header)):
+            header = None
+    from_stdlib = header is None
+    if from_stdlib:
+        try:
+            header = _stdlib_loads(data[pos:end].decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            header = _stdlib_json(data, pos, end)  # raises the error
+        if type(header) is not dict:
+            return _general_json_fields(header)
+    # The usual header: int32 numbers, a known language name, a str remark and
+    # str extFields values.  Both parsers read those alike, so for anything
+    # else the general rules run on the stdlib's reading.
+    code = header.get("code", 0)
+    version = header.get("version", 0)
+    opaque = header.get("opaque", 0)
+    flag = header.get("flag", 0)
+    language = header.get("language", "JAVA")
+    remark = header.get("remark")
+    ext = header.get("extFields")
+    if (
+        int is type(code) is type(version) is type(opaque) is type(flag)
+        and _INT32_MIN <= code <= _INT32_MAX
+        and _INT32_MIN <= version <= _INT32_MAX
+        and _INT32_MIN <= opaque <= _INT32_MAX
+        and _INT32_MIN <= flag <= _INT32_MAX
+        and type(language) is str
+        and (remark is None or type(remark) is str)
+    ):
+        member = _LANGUAGE_BY_NAME.get(language)
+        if member is not None:
+            if ext is None:
+                return code, member, version, opaque, flag, remark, {}
+            if type(ext) is dict:
+                try:
+                    "".join(ext.values())  # raises TypeError unless every value is a str
+                except TypeError:
+                    pass
+                else:
+                    return code, member, version, opaque, flag, remark, ext
+    return _general_json_fields(header if from_stdlib else _stdlib_json(data, pos, end))
+
+
+def _parse_json_header(data: bytes, pos: int, end: int, this: Any = None) -> tuple[dict[str, Any], int]:
+    return dict(zip(_JSON_FIELDS, _json_header_fields(data, pos, end))), end
 
 
 def _check_int32(name: str, value: int) -> int:
@@ -330,16 +552,62 @@ def _check_int32(name: str, value: int) -> int:
 # Only real members are cached, by identity: a pseudo-member made for an
 # unknown JSON name (LanguageCode.from_name) compares equal to OTHER.
 _LANGUAGE_JSON: dict[int, str] = {id(m): _dumps(m.name) for m in LanguageCode}
+_LANGUAGE_NAME: dict[int, str] = {id(m): m.name for m in LanguageCode}
 
 
-def _build_json_header(obj: Mapping[str, Any], this: Any) -> bytes:
-    # fastjson's default features: keys sorted, nulls omitted, enums by name.
-    language = obj["language"]
+def _json_header_bytes(
+    code: int, language: Any, version: int, opaque: int, flag: int, remark: str | None, ext_fields: Any
+) -> bytes:
+    """The JSON header text for these field values (:data:`_JSON_FIELDS` order).
+
+    The usual values (exact ints in range, a real language member, str
+    remark, a dict of str to str) become one dict in fastjson's key order,
+    serialised by one ``dumps``; anything else takes the exact builder, which
+    produces the same bytes or raises.
+    """
+    name = _LANGUAGE_NAME.get(id(language))
+    if (
+        name is not None
+        and int is type(code) is type(version) is type(opaque) is type(flag)
+        and _INT32_MIN <= code <= _INT32_MAX
+        and _INT32_MIN <= version <= _INT32_MAX
+        and _INT32_MIN <= opaque <= _INT32_MAX
+        and _INT32_MIN <= flag <= _INT32_MAX
+        and (remark is None or type(remark) is str)
+        and type(ext_fields) is dict
+    ):
+        for key, value in ext_fields.items():  # Java's HashMap<String,String>
+            if type(key) is not str or type(value) is not str:
+                break
+        else:
+            # fastjson's default features: keys sorted, nulls omitted, enums by name
+            header: dict[str, Any] = {"code": code}
+            if ext_fields:
+                header["extFields"] = ext_fields
+            header["flag"] = flag
+            header["language"] = name
+            header["opaque"] = opaque
+            if remark is not None:
+                header["remark"] = remark
+            header["serializeTypeCurrentRPC"] = "JSON"
+            header["version"] = version
+            if _fast_dumps is not None:
+                try:
+                    return _fast_dumps(header)
+                except TypeError:  # a lone surrogate: the exact path raises the usual error
+                    pass
+            else:
+                return _stdlib_dumps(header).encode("utf-8")
+    return _build_json_header_exact(code, language, version, opaque, flag, remark, ext_fields)
+
+
+def _build_json_header_exact(
+    code: int, language: Any, version: int, opaque: int, flag: int, remark: str | None, ext: Any
+) -> bytes:
     lang = _LANGUAGE_JSON.get(id(language))
     if lang is None:
         lang = _dumps(language.name if isinstance(language, LanguageCode) else LanguageCode(language).name)
-    parts = ['{"code":', str(_check_int32("code", obj["code"]))]
-    ext = obj["ext_fields"]
+    parts = ['{"code":', str(_check_int32("code", code))]
     if ext:
         for key, value in ext.items():
             if type(key) is not str or type(value) is not str:
@@ -347,21 +615,26 @@ def _build_json_header(obj: Mapping[str, Any], this: Any) -> bytes:
         parts.append(',"extFields":')
         parts.append(_dumps(ext))
     parts.append(',"flag":')
-    parts.append(str(_check_int32("flag", obj["flag"])))
+    parts.append(str(_check_int32("flag", flag)))
     parts.append(',"language":')
     parts.append(lang)
     parts.append(',"opaque":')
-    parts.append(str(_check_int32("opaque", obj["opaque"])))
-    remark = obj["remark"]
+    parts.append(str(_check_int32("opaque", opaque)))
     if remark is not None:
         if type(remark) is not str:
             raise EncodeError(f"remark must be a string, not {remark!r}")
         parts.append(',"remark":')
         parts.append(_dumps(remark))
     parts.append(',"serializeTypeCurrentRPC":"JSON","version":')
-    parts.append(str(_check_int32("version", obj["version"])))
+    parts.append(str(_check_int32("version", version)))
     parts.append("}")
     return "".join(parts).encode("utf-8")
+
+
+def _build_json_header(obj: Mapping[str, Any], this: Any = None) -> bytes:
+    return _json_header_bytes(
+        obj["code"], obj["language"], obj["version"], obj["opaque"], obj["flag"], obj["remark"], obj["ext_fields"]
+    )
 
 
 class JsonHeader(Construct):  # type: ignore[misc]
@@ -374,6 +647,9 @@ class JsonHeader(Construct):  # type: ignore[misc]
     sees.  Writing follows fastjson's defaults: keys sorted, nulls omitted,
     enums by name.
     """
+
+    #: the names of the values it parses to, in order (bound compilation)
+    fields = _JSON_FIELDS
 
     def parse_at(self, data: bytes, pos: int, end: int, this: Any) -> tuple[dict[str, Any], int]:
         return _parse_json_header(data, pos, end, this)
@@ -507,7 +783,7 @@ def _fixed_format(sc: Construct) -> str | None:
     if isinstance(field, EnumField):
         field = field.subcon
     if isinstance(field, FormatField) and field.fmtstr[0] == ">":
-        return field.fmtstr[1:]
+        return str(field.fmtstr[1:])
     return None
 
 
@@ -786,17 +1062,532 @@ class _BufferEmitter:
         return fname
 
 
+# --------------------------------------------------------------------------- bound compilation
+#
+# Theory of operation.  _BufferEmitter above is the *exact* path: one small
+# function per construct, every length checked where it is read, every
+# failure raised as the error class the schema declares, values as nested
+# dicts.  _FastEmitter compiles the same schema, bound to a value type, into
+# one flat function per direction: the code a careful hand-written codec is.
+#
+# * Parse walks the schema in wire order with a work list (a continuation):
+#   fixed-size fields, Sized length prefixes and leaf length heads queue up
+#   and are read by one struct.Struct with one bounds check; each Sized then
+#   checks that its range fits its parent and holds the fixed fields read
+#   with its prefix.  A Switch is a plain if/elif on a local variable, and
+#   the rest of the schema is emitted again inside each branch, so each path
+#   through the frame is straight-line code.
+# * Build walks the same way but collects "pieces" (fixed fields, length
+#   prefixes to fill in later, byte strings); at the end of each path every
+#   Sized length is a sum of known sizes, all fixed pieces between two byte
+#   strings become one pack() call, and the frame is one concatenation.  A
+#   NullableString is a branch too (empty: a zero length, no bytes), so the
+#   common null remark costs nothing.
+# * The fast code keeps every check but none of the error reporting: when a
+#   check fails (``raise _Bail``) or anything raises, the function runs the
+#   exact path on the same input.  That path raises the precise error, or, for
+#   input the fast path merely declines, returns the value the slow way.  So
+#   errors cannot differ between the two by construction; values are checked
+#   equal by the tests, and ``parse_strict``/``build_strict`` (the fast code
+#   without the fallback) let them prove the fast path does not bail on
+#   valid input.
+
+
+class _Bail(Exception):
+    """Inside bound code: leave this input to the exact path."""
+
+
+@dataclass
+class _Read:
+    """One fixed-size field waiting to be read with its neighbours."""
+
+    fmt: str  # struct format chars ("BH" for a 24-bit length)
+    var: str
+    table: str | None = None  # an _EnumTable to map the value through
+    sized: str | None = None  # the end variable of the Sized this is the length of
+    parent_end: str | None = None
+    signed: bool = True
+
+
+@dataclass
+class _ParseState:
+    pending: list[_Read] = field(default_factory=list)
+    group_end: str = "end"  # the bound the pending reads are checked against
+    ends: list[str] = field(default_factory=lambda: ["end"])
+    at_end: bool = False  # pos is known to equal ends[-1]
+    bound: dict[str, str] = field(default_factory=dict)  # field name -> local variable
+    raw: dict[str, str] = field(default_factory=dict)  # switch key variable -> its enum table, not applied yet
+
+    def copy(self) -> _ParseState:
+        return _ParseState(
+            list(self.pending), self.group_end, list(self.ends), self.at_end, dict(self.bound), dict(self.raw)
+        )
+
+
+@dataclass
+class _Piece:
+    """Part of a built frame: a fixed field (``fmt`` + ``expr``), a length
+    prefix to fill in (``sized``), or a byte string (``fmt`` empty)."""
+
+    fmt: str
+    expr: str
+    sized: int | None = None
+
+
+@dataclass
+class _BuildState:
+    pieces: list[_Piece] = field(default_factory=list)
+    spans: dict[int, list[int]] = field(default_factory=dict)  # sized id -> [first, last) piece
+
+    def copy(self) -> _BuildState:
+        return _BuildState(list(self.pieces), {k: list(v) for k, v in self.spans.items()})
+
+
+class _KeyPath:
+    """Records which field a ``this`` expression names (``this.a``, ``this._.a``)."""
+
+    def __init__(self, keys: tuple[str, ...] = ()) -> None:
+        self.keys = keys
+
+    def __getitem__(self, key: str) -> _KeyPath:
+        return _KeyPath(self.keys + (key,))
+
+
+def _this_field(expr: Any) -> str:
+    try:
+        path = expr(_KeyPath())
+    except Exception:  # noqa: BLE001
+        path = None
+    names = [k for k in getattr(path, "keys", ()) if k != "_"]
+    if not isinstance(path, _KeyPath) or len(names) != 1:
+        raise NotImplementedError(f"bound compilation needs a this.<field> key, not {expr!r}")
+    return str(names[0])
+
+
+def _fixed(sc: Construct) -> tuple[str, bool] | None:
+    """(struct format chars, signed) of a fixed-size field, else None.  A
+    24-bit unsigned length reads as "BH" (struct has no 3-byte integers)."""
+    sc = _field(sc)
+    if isinstance(sc, EnumField):
+        sc = sc.subcon
+    if isinstance(sc, FormatField) and sc.fmtstr[0] == ">":
+        return sc.fmtstr[1:], sc.fmtstr[1:].islower()
+    if isinstance(sc, BytesInteger) and sc.length == 3 and not sc.signed and not sc.swapped:
+        return "BH", False
+    return None
+
+
+class _FastEmitter:
+    """Emits the bound parse and build functions of a schema (see above)."""
+
+    def __init__(self, schema: Construct, factory: Callable[..., Any], fields: Sequence[str]) -> None:
+        self.schema = schema
+        self.fields = tuple(fields)
+        self.ids = itertools.count(1)
+        self.namespace: dict[str, Any] = {
+            "struct": struct,
+            "_Bail": _Bail,
+            "FACTORY": factory,
+            "_parse_string_map": _parse_string_map,
+            "_build_string_map": _build_string_map,
+            "_json_header_fields": _json_header_fields,
+            "_json_header_bytes": _json_header_bytes,
+        }
+        self.lines: list[str] = []
+        self.paths: dict[str, tuple[str, ...]] = {}  # field -> key path in the exact path's value
+
+    def _name(self, prefix: str) -> str:
+        return f"{prefix}_{next(self.ids)}"
+
+    def _const(self, prefix: str, value: Any) -> str:
+        name = self._name(prefix)
+        self.namespace[name] = value
+        return name
+
+    def _struct(self, fmt: str) -> str:
+        key = f"_struct_{fmt}"
+        if key not in self.namespace:
+            self.namespace[key] = struct.Struct(">" + fmt)
+        return key
+
+    def _emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+    def _target(self, name: str | None, path: tuple[str, ...]) -> str:
+        if name is None:
+            return "_"
+        if name not in self.fields:
+            raise NotImplementedError(f"field {name!r} is not one of {self.fields}")
+        if self.paths.setdefault(name, path) != path:
+            raise NotImplementedError(f"field {name!r} sits at two places in the schema")
+        return f"v_{name}"
+
+    # -- parse
+
+    def parse_source(self, whole: bool = False) -> str:
+        """The parse body; ``whole``: the data must end where the schema does."""
+        self.lines = []
+        self.whole = whole
+        self.switch_keys = {f"v_{_this_field(sc.keyfunc)}" for sc in _walk(self.schema) if isinstance(sc, Switch)}
+        self._parse([("parse", self.schema, None, ())], _ParseState(), 2)
+        return "\n".join(self.lines)
+
+    def _flush(self, st: _ParseState, indent: int) -> None:
+        """Read every pending fixed field with one unpack_from."""
+        if not st.pending:
+            return
+        fmt = "".join(r.fmt for r in st.pending)
+        size = struct.calcsize(">" + fmt)
+        targets: list[str] = []
+        for r in st.pending:
+            targets += [r.var] if r.fmt != "BH" else [f"{r.var}_hi", f"{r.var}_lo"]
+        self._emit(indent, f"if pos + {size} > {st.group_end}: raise _Bail")
+        self._emit(indent, f"{', '.join(targets)}, = {self._struct(fmt)}.unpack_from(data, pos)")
+        offset = 0
+        for r in st.pending:
+            offset += struct.calcsize(">" + r.fmt)
+            if r.fmt == "BH":
+                self._emit(indent, f"{r.var} = {r.var}_hi << 16 | {r.var}_lo")
+            if r.table and r.var in self.switch_keys:
+                st.raw[r.var] = r.table  # each case of the switch knows its member
+            elif r.table:
+                self._emit(indent, f"{r.var} = {r.table}[{r.var}]")
+            if r.sized:
+                inside = size - offset  # the fixed bytes already read from the Sized's range
+                self._emit(indent, f"{r.sized} = pos + {offset} + {r.var}")
+                check = [f"{r.sized} > {r.parent_end}"]
+                if inside or r.signed:
+                    check.insert(0, f"{r.var} < {inside}")
+                self._emit(indent, f"if {' or '.join(check)}: raise _Bail")
+        self._emit(indent, f"pos += {size}")
+        st.pending = []
+        st.at_end = False
+
+    def _queue(self, st: _ParseState, read: _Read) -> None:
+        if not st.pending:
+            st.group_end = st.ends[-1]
+        st.pending.append(read)
+
+    def _parse(self, tasks: list[tuple[Any, ...]], st: _ParseState, indent: int) -> None:
+        while tasks:
+            task, tasks = tasks[0], tasks[1:]
+            if task[0] == "end":  # a Sized range is over
+                end = st.ends.pop()
+                self._flush(st, indent)
+                if not st.at_end:
+                    self._emit(indent, f"if pos != {end}: raise _Bail")
+                st.at_end = False
+                continue
+            _, sc, name, path = task
+            sc = _field(sc)
+            end = st.ends[-1]
+            fixed = _fixed(sc)
+            if fixed is not None:
+                var = self._target(name, path)
+                table = self._const("table", _EnumTable(sc.enum)) if isinstance(sc, EnumField) else None
+                self._queue(st, _Read(fixed[0], var, table, signed=fixed[1]))
+                if name is not None:
+                    st.bound[name] = var
+            elif isinstance(sc, Sized):
+                lenfmt = _fixed(sc.lengthfield)
+                if lenfmt is None:
+                    raise NotImplementedError(f"unsupported length field {sc.lengthfield!r}")
+                n, e = self._name("n"), self._name("e")
+                self._queue(st, _Read(lenfmt[0], n, sized=e, parent_end=end, signed=lenfmt[1]))
+                st.ends.append(e)
+                tasks = [("parse", sc.subcon, name, path), ("end",), *tasks]
+            elif isinstance(sc, Struct):
+                tasks = [("parse", sub, sub.name, path + (sub.name,)) for sub in sc.subcons] + tasks
+            elif isinstance(sc, Switch):
+                self._flush(st, indent)
+                key = st.bound.get(_this_field(sc.keyfunc))
+                if key is None:
+                    raise NotImplementedError(f"switch key {sc.keyfunc!r} is not read before the switch")
+                table = st.raw.pop(key, None)
+                for i, (value, case) in enumerate(sc.cases.items()):
+                    self._emit(indent, f"{'if' if i == 0 else 'elif'} {key} == {_key(value)}:")
+                    if table is not None:
+                        member = self._const("member", self.namespace[table][int(value)])
+                        self._emit(indent + 1, f"{key} = {member}")
+                    self._parse([("parse", case, name, path), *tasks], st.copy(), indent + 1)
+                self._emit(indent, "else:")
+                if table is not None:
+                    self._emit(indent + 1, f"{key} = {table}[{key}]")
+                self._parse([("parse", sc.default, name, path), *tasks], st.copy(), indent + 1)
+                return
+            elif isinstance(sc, Reject):
+                self._emit(indent, "raise _Bail")
+                return
+            elif sc is GreedyBytes:
+                self._flush(st, indent)
+                self._emit(indent, f"{self._target(name, path)} = data[pos:{end}]")
+                self._emit(indent, f"pos = {end}")
+                st.at_end = True
+            elif isinstance(sc, NullableString):
+                n, var = self._name("n"), self._target(name, path)
+                self._queue(st, _Read("i", n))
+                self._flush(st, indent)
+                self._emit(indent, f"if {n}:")
+                self._emit(indent + 1, f"if {n} < 0 or pos + {n} > {end}: raise _Bail")
+                self._emit(indent + 1, f"{var} = data[pos:pos + {n}].decode('utf-8')")
+                self._emit(indent + 1, f"pos += {n}")
+                self._emit(indent, "else:")
+                self._emit(indent + 1, f"{var} = None")
+            elif isinstance(sc, StringMap):
+                self._flush(st, indent)
+                self._emit(indent, f"{self._target(name, path)}, pos = _parse_string_map(data, pos, {end})")
+                st.at_end = True
+            elif isinstance(sc, JsonHeader):
+                self._flush(st, indent)
+                names = [self._target(f, path + (f,)) for f in sc.fields]
+                self._emit(indent, f"{', '.join(names)}, = _json_header_fields(data, pos, {end})")
+                self._emit(indent, f"pos = {end}")
+                st.at_end = True
+            else:
+                raise NotImplementedError(f"bound compilation cannot handle {sc!r}")
+        self._flush(st, indent)
+        for var, table in st.raw.items():
+            self._emit(indent, f"{var} = {table}[{var}]")
+        value = f"FACTORY({', '.join(f'v_{f}' for f in self.fields)})"
+        if self.whole:
+            self._emit(indent, "if pos != end: raise _Bail")
+            self._emit(indent, f"return {value}")
+        else:
+            self._emit(indent, f"return {value}, pos")
+
+    # -- build
+
+    def build_source(self) -> str:
+        self.lines = []
+        # switch keys are read once, up front: they are also packed
+        keys = sorted({_this_field(sc.keyfunc) for sc in _walk(self.schema) if isinstance(sc, Switch)})
+        for key in keys:
+            self._emit(2, f"v_{key} = obj.{key}")
+        self.locals = set(keys)
+        self._build([("build", self.schema, None, ())], _BuildState(), 2)
+        return "\n".join(self.lines)
+
+    def _value(self, name: str | None, path: tuple[str, ...]) -> str:
+        if name is None:
+            raise NotImplementedError("bound compilation cannot build an unnamed field")
+        self._target(name, path)
+        return f"v_{name}" if name in self.locals else f"obj.{name}"
+
+    def _build(self, tasks: list[tuple[Any, ...]], st: _BuildState, indent: int) -> None:
+        while tasks:
+            task, tasks = tasks[0], tasks[1:]
+            if task[0] == "end":
+                st.spans[task[1]][1] = len(st.pieces)
+                continue
+            _, sc, name, path = task
+            sc = _field(sc)
+            fixed = _fixed(sc)
+            if fixed is not None:
+                st.pieces.append(_Piece(fixed[0], self._value(name, path)))
+            elif isinstance(sc, Sized):
+                lenfmt = _fixed(sc.lengthfield)
+                if lenfmt is None:
+                    raise NotImplementedError(f"unsupported length field {sc.lengthfield!r}")
+                k = next(self.ids)
+                st.pieces.append(_Piece(lenfmt[0], f"n_{k}", sized=k))
+                st.spans[k] = [len(st.pieces), -1]
+                tasks = [("build", sc.subcon, name, path), ("end", k), *tasks]
+            elif isinstance(sc, Struct):
+                tasks = [("build", sub, sub.name, path + (sub.name,)) for sub in sc.subcons] + tasks
+            elif isinstance(sc, Switch):
+                key = f"v_{_this_field(sc.keyfunc)}"
+                for i, (value, case) in enumerate(sc.cases.items()):
+                    self._emit(indent, f"{'if' if i == 0 else 'elif'} {key} == {_key(value)}:")
+                    self._build([("build", case, name, path), *tasks], st.copy(), indent + 1)
+                self._emit(indent, "else:")
+                self._build([("build", sc.default, name, path), *tasks], st.copy(), indent + 1)
+                return
+            elif isinstance(sc, Reject):
+                self._emit(indent, "raise _Bail")
+                return
+            elif sc is GreedyBytes:
+                var = self._name("b")
+                self._emit(indent, f"{var} = {self._value(name, path)}")
+                self._emit(indent, f"if type({var}) is not bytes: raise _Bail")
+                st.pieces.append(_Piece("", var))
+            elif isinstance(sc, NullableString):
+                # two paths: empty (a zero length and nothing else) or not
+                var = self._name("s")
+                self._emit(indent, f"{var} = {self._value(name, path)}")
+                self._emit(indent, f"if not {var}:")
+                empty = st.copy()
+                empty.pieces.append(_Piece("i", "0"))
+                self._build(list(tasks), empty, indent + 1)
+                self._emit(indent, "else:")
+                raw = self._name("b")
+                self._emit(indent + 1, f"{raw} = {var}.encode('utf-8')")
+                st.pieces += [_Piece("i", f"len({raw})"), _Piece("", raw)]
+                self._build(tasks, st, indent + 1)
+                return
+            elif isinstance(sc, StringMap):
+                var = self._name("b")
+                self._emit(indent, f"{var} = _build_string_map({self._value(name, path)})")
+                st.pieces.append(_Piece("", var))
+            elif isinstance(sc, JsonHeader):
+                var = self._name("b")
+                args = ", ".join(self._value(f, path + (f,)) for f in sc.fields)
+                self._emit(indent, f"{var} = _json_header_bytes({args})")
+                st.pieces.append(_Piece("", var))
+            else:
+                raise NotImplementedError(f"bound compilation cannot handle {sc!r}")
+        self._finish(st, indent)
+
+    def _finish(self, st: _BuildState, indent: int) -> None:
+        """Compute the lengths, innermost first, then pack and join."""
+        pieces = st.pieces
+        for k, (first, last) in sorted(st.spans.items(), key=lambda kv: -kv[1][0]):
+            size, terms, i = 0, [], first
+            while i < last:
+                piece = pieces[i]
+                if piece.fmt:
+                    size += struct.calcsize(">" + piece.fmt)
+                    if piece.sized is not None:  # an inner Sized: its length is known
+                        terms.append(f"n_{piece.sized}")
+                        i = st.spans[piece.sized][1]
+                        continue
+                else:
+                    terms.append(f"len({piece.expr})")
+                i += 1
+            self._emit(indent, f"n_{k} = {' + '.join([str(size)] * bool(size) + terms) or '0'}")
+        parts: list[str] = []
+        run: list[_Piece] = []
+        for piece in [*pieces, _Piece("", "")]:
+            if piece.fmt:
+                run.append(piece)
+                continue
+            if run:
+                fmt = "".join(p.fmt for p in run)
+                args = []
+                for p in run:
+                    args += [p.expr] if p.fmt != "BH" else [f"{p.expr} >> 16", f"{p.expr} & 0xFFFF"]
+                parts.append(f"{self._struct(fmt)}.pack({', '.join(args)})")
+                run = []
+            if piece.expr:
+                parts.append(piece.expr)
+        self._emit(indent, f"return {' + '.join(parts) or repr(b'')}")
+
+    # -- the exact path's values
+
+    def exact_value_source(self) -> str:
+        """``FACTORY(...)`` of a nested dict from the exact parser."""
+        args = ", ".join("value" + "".join(f"[{k!r}]" for k in self.paths[f]) for f in self.fields)
+        return f"FACTORY({args})"
+
+    def exact_input_source(self) -> str:
+        """The nested dict the exact builder takes, from the object."""
+        tree: dict[str, Any] = {}
+        for f in self.fields:
+            node = tree
+            *scopes, last = self.paths[f]
+            for scope in scopes:
+                node = node.setdefault(scope, {})
+            node[last] = f"obj.{f}"
+
+        def render(node: dict[str, Any] | str) -> str:
+            if isinstance(node, str):
+                return node
+            return "{" + ", ".join(f"{k!r}: {render(v)}" for k, v in node.items()) + "}"
+
+        return render(tree)
+
+
+def _walk(sc: Construct) -> Any:
+    sc = _field(sc)
+    yield sc
+    if isinstance(sc, Struct):
+        for sub in sc.subcons:
+            yield from _walk(sub)
+    elif isinstance(sc, Switch):
+        for case in sc.cases.values():
+            yield from _walk(case)
+        yield from _walk(sc.default)
+    elif isinstance(sc, Subconstruct) and not isinstance(sc, EnumField):
+        yield from _walk(sc.subcon)
+
+
 class BufferCodec:
     """A schema compiled for buffer mode: ``parse(data)`` and ``build(obj)``.
 
-    ``parse`` takes the whole of ``data`` and returns ``(value, end)``;
-    ``build`` returns bytes.  Both are plain generated functions.
+    ``parse_at(data, pos, end, this)`` reads ``data[pos:end]`` and returns
+    ``(value, new_pos)``; ``build_bytes(obj, this)`` returns bytes.  Both are
+    plain generated functions.
     """
 
-    def __init__(self, parse: Callable[[bytes, int, int, Any], tuple[Any, int]], build: Callable[[Any, Any], bytes], source: str) -> None:
+    def __init__(self, parse: Callable[..., tuple[Any, int]], build: Callable[..., bytes], source: str) -> None:
         self.parse_at = parse
         self.build_bytes = build
         self.source = source
+
+
+_T = TypeVar("_T")
+_V = TypeVar("_V")
+
+
+class BoundCodec(BufferCodec):
+    """A schema compiled for a value type (``compile_buffer(..., factory=...)``).
+
+    ``parse_at`` / ``build_bytes`` run the fast code and fall back to the exact
+    path, which ``parse_exact`` / ``build_exact`` run alone; ``parse_strict`` /
+    ``build_strict`` run the fast code alone, raising ``_Bail`` where it would
+    hand over (for tests).  :meth:`encoder` and :meth:`decoder` make public
+    entry points with the fast code inlined, so the usual call is one call.
+    """
+
+    def __init__(self, namespace: dict[str, Any], parse_body: str, whole_body: str, build_body: str, source: str) -> None:
+        super().__init__(namespace["parse"], namespace["build"], source)
+        self.parse_exact: Callable[..., tuple[Any, int]] = namespace["parse_exact"]
+        self.build_exact: Callable[..., bytes] = namespace["build_exact"]
+        self.parse_strict: Callable[..., tuple[Any, int]] = namespace["parse_strict"]
+        self.build_strict: Callable[..., bytes] = namespace["build_strict"]
+        self._namespace = namespace
+        self._whole_body = whole_body
+        self._build_body = build_body
+
+    def _define(self, name: str, source: str, fallback: Callable[..., Any], like: Callable[..., Any]) -> Any:
+        namespace = dict(self._namespace, FALLBACK=fallback)
+        exec(compile(source, f"<rmqwire-generated-{name}>", "exec"), namespace)
+        function = namespace[name]
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
+            setattr(function, attr, getattr(like, attr))
+        function.__wrapped__ = like  # inspect.signature shows the typed one
+        self.source += "\n" + source
+        return function
+
+    def encoder(self, fallback: Callable[[_T], bytes], exact_type: type) -> Callable[[_T], bytes]:
+        """``fallback`` (which must hold the full semantics: type checks,
+        error mapping) with the fast build inlined for ``exact_type`` objects."""
+        source = (
+            "def encoder(obj):\n"
+            "    if type(obj) is EXACT_TYPE:\n"
+            "        try:\n"
+            f"{self._build_body}\n"
+            "        except Exception:\n"
+            "            pass\n"
+            "    return FALLBACK(obj)\n"
+        )
+        self._namespace["EXACT_TYPE"] = exact_type
+        return self._define("encoder", source, fallback, fallback)  # type: ignore[no-any-return]
+
+    def decoder(self, fallback: Callable[[_V], _T]) -> Callable[[_V], _T]:
+        """``fallback`` (the full semantics: any input, trailing bytes, error
+        mapping) with the fast parse of a whole ``bytes`` frame inlined."""
+        source = (
+            "def decoder(data):\n"
+            "    if type(data) is bytes:\n"
+            "        pos = 0\n"
+            "        end = len(data)\n"
+            "        try:\n"
+            f"{self._whole_body}\n"
+            "        except Exception:\n"
+            "            pass\n"
+            "    return FALLBACK(data)\n"
+        )
+        return self._define("decoder", source, fallback, fallback)  # type: ignore[no-any-return]
 
 
 def _exec(code: CodeGen, extra: str) -> dict[str, Any]:
@@ -807,8 +1598,7 @@ def _exec(code: CodeGen, extra: str) -> dict[str, Any]:
     return namespace
 
 
-def compile_buffer(schema: Construct) -> BufferCodec:
-    """Compile ``schema`` for buffer mode and return its parse/build pair."""
+def _compile_exact(schema: Construct) -> dict[str, Any]:
     code = CodeGen()
     code.append(
         """
@@ -819,7 +1609,65 @@ def compile_buffer(schema: Construct) -> BufferCodec:
     emitter = _BufferEmitter(code)
     parse = emitter.parse(schema)
     build = emitter.build(schema)
-    ns = _exec(code, f"\nROOT_PARSE = {parse}\nROOT_BUILD = {build}\n")
+    return _exec(code, f"\nROOT_PARSE = {parse}\nROOT_BUILD = {build}\n")
+
+
+def compile_buffer(schema: Construct) -> BufferCodec:
+    """Compile ``schema`` for buffer mode and return its parse/build pair,
+    working on nested dicts as the interpreted schema does on ``Container`` s."""
+    ns = _compile_exact(schema)
     return BufferCodec(ns["ROOT_PARSE"], ns["ROOT_BUILD"], ns["__source__"])
 
 
+def compile_bound(schema: Construct, factory: Callable[..., Any], fields: Sequence[str]) -> BoundCodec:
+    """Compile ``schema`` bound to a value type: ``fields`` names every leaf
+    field of the schema (each once, wherever a Switch puts it); ``parse_at``
+    returns ``factory(*values in fields order)`` and ``build_bytes`` reads
+    those names as attributes of its argument.  See :class:`_FastEmitter`."""
+    ns = _compile_exact(schema)
+    fast = _FastEmitter(schema, factory, fields)
+    parse_body = fast.parse_source()
+    whole_body = _indent(fast.parse_source(whole=True), 1)
+    build_body = fast.build_source()
+    missing = set(fields) - set(fast.paths)
+    if missing:
+        raise NotImplementedError(f"fields not in the schema: {sorted(missing)}")
+    fast.namespace.update(EXACT_PARSE=ns["ROOT_PARSE"], EXACT_BUILD=ns["ROOT_BUILD"])
+    source = f"""\
+# generated by rmqwire from the construct schema, bound to {getattr(factory, '__qualname__', factory)}; do not edit
+def parse_exact(data, pos, end, this=None):
+    value, pos = EXACT_PARSE(data, pos, end, this)
+    return {fast.exact_value_source()}, pos
+
+def build_exact(obj, this=None):
+    return EXACT_BUILD({fast.exact_input_source()}, this)
+
+def parse_strict(data, pos, end, this=None):
+    if True:
+{parse_body}
+
+def build_strict(obj, this=None):
+    if True:
+{build_body}
+
+def parse(data, pos, end, this=None):
+    start = pos
+    try:
+{parse_body}
+    except Exception:
+        pass
+    return parse_exact(data, start, end, this)  # raises the precise error
+
+def build(obj, this=None):
+    try:
+{build_body}
+    except Exception:
+        pass
+    return build_exact(obj, this)  # raises the precise error
+"""
+    exec(compile(source, "<rmqwire-generated-bound>", "exec"), fast.namespace)
+    return BoundCodec(fast.namespace, parse_body, whole_body, _indent(build_body, 1), source)
+
+
+def _indent(text: str, levels: int) -> str:
+    return "\n".join("    " * levels + line if line else line for line in text.split("\n"))

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import struct
 
-from .command import RemotingCommand, command_from_parsed
+from .command import COMMAND_CODEC, RemotingCommand
 from .errors import CodecError, FrameError, FrameTooLargeError, MalformedHeaderError
-from .frame import FRAME_CODEC
 
 __all__ = ["FrameDecoder", "DEFAULT_MAX_FRAME_SIZE"]
 
@@ -54,39 +53,48 @@ class FrameDecoder:
         if self._failed is not None:
             raise FrameError(f"decoder is unusable after an earlier error: {self._failed}")
         buf = self._buffer
-        buf += data
+        if buf or type(data) is not bytes:
+            buf += data
+            source: bytes | bytearray = buf
+            view = b""  # an immutable copy of buf, made once a whole frame is there
+        else:
+            # Nothing held over and the caller's bytes are immutable: read
+            # them in place, and keep a copy of only what is left of them.
+            source = view = data
+        size = len(source)
         out: list[RemotingCommand] = []
-        size = len(buf)
-        if size < 4:
-            return out
-        parse = FRAME_CODEC.parse_at
-        limit = self.max_frame_size - 4
         pos = 0
-        view = b""  # an immutable copy, made once a whole frame is there
-        try:
-            while size - pos >= 4:
-                (length,) = _LENGTH.unpack_from(buf, pos)
-                if length > limit:
-                    raise FrameTooLargeError(length + 4, self.max_frame_size)
-                if length < 0:
-                    raise FrameError(f"negative frame length {length}")
-                stop = pos + 4 + length
-                if stop > size:
-                    break
-                if not view:
-                    view = bytes(buf)
-                try:
-                    value, _ = parse(view, pos, stop, None)
-                except CodecError:
-                    raise
-                except (struct.error, IndexError, KeyError, ValueError, TypeError, RecursionError) as exc:  # pragma: no cover
-                    raise MalformedHeaderError(f"undecodable frame: {exc!r}") from None
-                out.append(command_from_parsed(value))
-                pos = stop
-        except CodecError as exc:
-            self._failed = exc
-            buf.clear()
-            raise
-        if pos:
-            del buf[:pos]
+        if size >= 4:
+            parse = COMMAND_CODEC.parse_at
+            append = out.append
+            limit = self.max_frame_size - 4
+            try:
+                while size - pos >= 4:
+                    (length,) = _LENGTH.unpack_from(source, pos)
+                    if not 0 <= length <= limit:
+                        if length < 0:
+                            raise FrameError(f"negative frame length {length}")
+                        raise FrameTooLargeError(length + 4, self.max_frame_size)
+                    stop = pos + 4 + length
+                    if stop > size:
+                        break
+                    if not view:
+                        view = bytes(buf)
+                    try:
+                        cmd, _ = parse(view, pos, stop, None)
+                    except CodecError:
+                        raise
+                    except (struct.error, IndexError, KeyError, ValueError, TypeError, RecursionError) as exc:  # pragma: no cover
+                        raise MalformedHeaderError(f"undecodable frame: {exc!r}") from None
+                    append(cmd)
+                    pos = stop
+            except CodecError as exc:
+                self._failed = exc
+                buf.clear()
+                raise
+        if source is buf:
+            if pos:
+                del buf[:pos]
+        elif pos < size:
+            buf += data[pos:]
         return out
