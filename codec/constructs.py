@@ -544,9 +544,11 @@ def _parse_json_header(data: bytes, pos: int, end: int, this: Any = None) -> tup
 
 
 def _check_int32(name: str, value: int) -> int:
-    if type(value) is not int and not isinstance(value, int) or not _INT32_MIN <= value <= _INT32_MAX:
+    # int(), not the value itself: str() of a bool or an (int, Enum) member
+    # is not its number, and the header must carry the number
+    if type(value) is bool or not isinstance(value, int) or not _INT32_MIN <= value <= _INT32_MAX:
         raise EncodeError(f"{name} must be a 32-bit integer, not {value!r}")
-    return value
+    return int(value)
 
 
 # Only real members are cached, by identity: a pseudo-member made for an
@@ -706,10 +708,19 @@ class Sized(Subconstruct):  # type: ignore[misc]
     interpreted and compiled alike.
     """
 
-    def __init__(self, lengthfield: Construct, subcon: Construct, error: type[CodecError], what: str) -> None:
+    def __init__(
+        self,
+        lengthfield: Construct,
+        subcon: Construct,
+        error: type[CodecError],
+        what: str,
+        *,
+        negative: type[CodecError] | None = None,
+    ) -> None:
         super().__init__(subcon)
         self.lengthfield = lengthfield
         self.error = error
+        self.negative = negative or error  # a negative length is corrupt, not short
         self.what = what
 
     def _parse(self, stream: Any, context: Any, path: str) -> Any:
@@ -718,7 +729,7 @@ class Sized(Subconstruct):  # type: ignore[misc]
         except StreamError:
             raise self.error(f"{self.what}: length field truncated") from None
         if length < 0:
-            raise self.error(f"{self.what}: negative length {length}")
+            raise self.negative(f"{self.what}: negative length {length}")
         try:
             data = stream_read(stream, length, path)
         except StreamError:
@@ -765,8 +776,13 @@ class Record(Struct):  # type: ignore[misc]
     run of adjacent fixed-size fields with one ``struct.Struct``.
 
     Interpreted, it is a ``Struct`` (and parses to a ``Container``); compiled,
-    it parses to a plain ``dict`` with the same keys.
+    it parses to a plain ``dict`` with the same keys.  ``error`` is what a
+    record cut short in its fixed fields raises.
     """
+
+    def __init__(self, *subcons: Construct, error: type[CodecError] = MalformedHeaderError, **subconskw: Construct) -> None:
+        super().__init__(*subcons, **subconskw)
+        self.error = error
 
 
 # --------------------------------------------------------------------------- buffer-mode compiler
@@ -905,6 +921,7 @@ class _BufferEmitter:
         read, size = self._length_reader(sc.lengthfield)
         sub = self.parse(sc.subcon)
         err = self._global(sc.error)
+        negative = self._global(sc.negative)
         what = sc.what
         fname = self._alias("parse_sized")
         self.code.append(
@@ -915,7 +932,7 @@ class _BufferEmitter:
                 n = {read}
                 pos += {size}
                 if n < 0:
-                    raise {err}({what!r} + ": negative length %d" % n)
+                    raise {negative}({what!r} + ": negative length %d" % n)
                 stop = pos + n
                 if stop > end:
                     raise {err}({what!r} + ": declares %d bytes, %d are left" % (n, end - pos))
@@ -950,7 +967,8 @@ class _BufferEmitter:
                 names = [s.name for s in run]
                 targets = ", ".join(f"v{i}" for i in range(len(run))) + ","
                 lines.append(f"    if pos + {size} > end:")
-                lines.append(f"        raise MalformedHeaderError('record truncated: %d of {size} fixed bytes' % (end - pos))")
+                error = self._global(getattr(sc, "error", MalformedHeaderError))
+                lines.append(f"        raise {error}('record truncated: %d of {size} fixed bytes' % (end - pos))")
                 lines.append(f"    {targets} = {sname}.unpack_from(data, pos)")
                 lines.append(f"    pos += {size}")
                 for i, (sub, name) in enumerate(zip(run, names)):

@@ -21,7 +21,7 @@ from construct import GreedyBytes, Int8ub, Int16sb, Int24ub, Int32sb, Switch, th
 
 from .constructs import EnumField, JsonHeader, NullableString, Record, Reject, Sized, StringMap, compile_buffer
 from .enums import LanguageCode, SerializeType
-from .errors import BadHeaderLengthError, MalformedHeaderError, TruncatedFrameError, UnknownSerializeTypeError
+from .errors import BadHeaderLengthError, FrameError, MalformedHeaderError, TruncatedFrameError, UnknownSerializeTypeError
 
 __all__ = ["ROCKETMQ_HEADER", "JSON_HEADER", "FRAME", "FRAME_CODEC", "FIXED_HEADER_SIZE"]
 
@@ -58,9 +58,12 @@ FRAME = Sized(
             "header",
         ),
         "body" / GreedyBytes,
+        # a frame too short to hold the header-length word has no header length
+        error=BadHeaderLengthError,
     ),
     TruncatedFrameError,
     "frame",
+    negative=FrameError,
 )
 
 #: :data:`FRAME` compiled to plain functions (the hot path).

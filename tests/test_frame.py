@@ -374,12 +374,6 @@ def test_values_that_cannot_go_on_the_wire(serialize_type: SerializeType, fields
         encode(cmd)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG codec/constructs.py _build_json_header writes str(value) for int subclasses: a bool code, "
-    "opaque, flag or version goes out as True/False, an (int, Enum) member by its name (and on Python 3.10 "
-    "an IntEnum/IntFlag such as RequestCode.HEART_BEAT too): an undecodable JSON header; str(int(value)) fixes it",
-)
 @pytest.mark.parametrize("field", ["code", "opaque", "flag", "version"])
 def test_json_encode_of_int_subclasses(field: str) -> None:
     import enum

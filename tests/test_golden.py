@@ -68,16 +68,9 @@ def _following(records: list[TraceRecord]) -> Iterator[tuple[TraceRecord, TraceR
         yield record, records[(i + 1) % len(records)]
 
 
-# Known codec bugs, reported to the lead: strict xfails flip to failures once fixed.
-_XFAIL_DECODE = {
-    "negative-total-length": "decode() raises TruncatedFrameError for a negative total length, "
-    "FrameDecoder raises FrameError: the Sized frame construct reuses its truncation class",
-    "total-length-zero": "total_length 0 raises MalformedHeaderError (record truncated at the type byte), "
-    "not a FrameError; total_length 1-3 raise BadHeaderLengthError",
-}
-_XFAIL_STREAM = {
-    "total-length-zero": _XFAIL_DECODE["total-length-zero"],
-}
+# Known codec bugs: strict xfails flip to failures once fixed (none open).
+_XFAIL_DECODE: dict[str, str] = {}
+_XFAIL_STREAM: dict[str, str] = {}
 
 
 def _marked(records: list[TraceRecord], xfails: dict[str, str]) -> list[Any]:
