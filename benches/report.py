@@ -223,6 +223,19 @@ def chart(rows_: list[Row], path: Path) -> bool:
     return True
 
 
+def end_to_end(data: dict[str, Any]) -> list[str]:
+    """Lines for the end-to-end benchmarks (``op == "e2e"``), as a table."""
+    found = [b["extra_info"] for b in data["benchmarks"] if b.get("extra_info", {}).get("op") == "e2e"]
+    if not found:
+        return []
+    lines = ["| end to end on loopback (LocalBroker in-process) | messages | msgs/s | p50 µs | p99 µs |",
+             "|---|---:|---:|---:|---:|"]
+    for info in found:
+        lines.append(f"| {info['case']} | {info['messages']} | {info['msgs_per_s']:,.0f} | "
+                     f"{info['p50_us']:,.0f} | {info['p99_us']:,.0f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("json", type=Path)
@@ -238,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     missed = [f"{r.label} {r.op}" for r in rows_ if r.ok is False]
     met = sum(r.ok is True for r in rows_)
     print(f"\ntargets: {met} met, {len(missed)} missed" + (f": {', '.join(missed)}" if missed else ""))
+    e2e = end_to_end(data)
+    if e2e:
+        print("\n" + "\n".join(e2e))
     png = args.png or args.json.with_name("ratios.png")
     if chart(rows_, png):
         print(f"chart: {png}")
@@ -250,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             "Times are pytest-benchmark minimums in µs per operation (per frame for the stream rows); "
             "every ratio divides by the hand-written reference (`benches/reference.py`) measured in the same run.\n\n"
             + render_markdown(cells) + "\n\n"
-            f"Targets: {met} met, {len(missed)} missed{': ' + ', '.join(missed) if missed else ''}.\n\n"
+            + ("\n".join(e2e) + "\n\n" if e2e else "")
+            + f"Targets: {met} met, {len(missed)} missed{': ' + ', '.join(missed) if missed else ''}.\n\n"
             + LEGEND
         )
         print(f"markdown: {args.markdown}")
