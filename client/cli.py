@@ -118,7 +118,7 @@ def _printer(out: TextIO):  # type: ignore[no-untyped-def]
     return observe
 
 
-async def _demo(out: TextIO, verbose: bool) -> int:
+async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
     from .producer import AsyncProducer, Message
     from .testing import LocalBroker
 
@@ -128,8 +128,20 @@ async def _demo(out: TextIO, verbose: bool) -> int:
     step("starting the embedded name server and broker (LocalBroker)")
     async with LocalBroker() as broker:
         print(f"   name server {broker.namesrv_addr}, brokers {broker.broker_addrs}", file=out)
+        printer = _printer(out) if verbose else None
+        recorder = None
+        if record:
+            from .trace import FrameRecorder
+
+            recorder = FrameRecorder(record, source="recorded: rmqwire demo")
+        observers = [o for o in (printer, recorder.observe if recorder else None) if o is not None]
+
+        def observe(direction: str, role: str, addr: str, frame: bytes) -> None:
+            for observer in observers:
+                observer(direction, role, addr, frame)
+
         producer = AsyncProducer(
-            "demo-producer-group", namesrv_addr=broker.namesrv_addr, trace=_printer(out) if verbose else None
+            "demo-producer-group", namesrv_addr=broker.namesrv_addr, trace=observe if observers else None
         )
         step("start: config checks, client id, client-instance registry, producer registration, TBW102, heartbeat")
         await producer.start()
@@ -156,6 +168,9 @@ async def _demo(out: TextIO, verbose: bool) -> int:
         step("shutdown: UNREGISTER_CLIENT for the group and CLIENT_INNER_PRODUCER, connections closed")
         await producer.shutdown()
         print(f"   state {producer.state.value}", file=out)
+        if recorder is not None:
+            recorder.close()
+            print(f"   frames recorded to {record} (rmqwire decode {record})", file=out)
         expected = len(sends) + 1 + 3
         for _ in range(100):  # the oneway send has no answer: give it time to land
             if len(broker.messages(topic)) >= expected:
@@ -208,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the producer walkthrough against the embedded broker")
     demo.add_argument("--quiet", action="store_true", help="steps only, no frames")
+    demo.add_argument("--record", metavar="FILE", help="also record every frame to a msgpack trace")
     serve = sub.add_parser("serve", help="run the embedded name server and broker until SIGTERM/SIGINT")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--namesrv-port", type=int, default=9876)
@@ -234,7 +250,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "decode":
             return cmd_decode(args, out)
         if args.command == "demo":
-            return asyncio.run(_demo(out, not args.quiet))
+            return asyncio.run(_demo(out, not args.quiet, args.record))
         if args.command == "serve":
             return asyncio.run(_serve(args, out))
         if args.command == "send":

@@ -7,13 +7,47 @@ clients put on the wire.  The wire format is declared once, in ``construct``
 (:mod:`codec.frame`); everything else is derived from it.
 """
 
+from .acl import Credentials, sign, sign_command, verify_command
+from .body import (
+    BrokerData,
+    ConsumerData,
+    HeartbeatData,
+    PermName,
+    ProducerData,
+    QueueData,
+    SubscriptionData,
+    TopicRouteData,
+)
 from .command import DEFAULT_VERSION, MQVersion, RemotingCommand, decode, encode
 from .enums import LanguageCode, RemotingFlag, RequestCode, ResponseCode, SerializeType
 from .errors import *  # noqa: F403 - the error tree is part of the public API
 from .errors import __all__ as _errors_all
+from .headers import (
+    GetRouteInfoRequestHeader,
+    SendMessageRequestHeader,
+    SendMessageResponseHeader,
+    UnregisterClientRequestHeader,
+)
+from .message import (
+    BatchEntry,
+    MessageSysFlag,
+    UniqueIdGenerator,
+    compress_body,
+    create_offset_msg_id,
+    decode_batch,
+    decode_properties,
+    decompress_body,
+    encode_batch,
+    encode_properties,
+    new_message_id,
+    parse_offset_msg_id,
+    parse_unique_id,
+)
+from .session import ClientSession
 from .stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
 __all__ = [
+    # frames
     "RemotingCommand",
     "encode",
     "decode",
@@ -21,10 +55,45 @@ __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_VERSION",
     "MQVersion",
+    "ClientSession",
+    # constants
     "RequestCode",
     "ResponseCode",
     "LanguageCode",
     "SerializeType",
     "RemotingFlag",
+    "MessageSysFlag",
+    "PermName",
+    # typed headers
+    "SendMessageRequestHeader",
+    "SendMessageResponseHeader",
+    "GetRouteInfoRequestHeader",
+    "UnregisterClientRequestHeader",
+    # bodies
+    "HeartbeatData",
+    "ProducerData",
+    "ConsumerData",
+    "SubscriptionData",
+    "TopicRouteData",
+    "QueueData",
+    "BrokerData",
+    # messages
+    "encode_properties",
+    "decode_properties",
+    "compress_body",
+    "decompress_body",
+    "UniqueIdGenerator",
+    "new_message_id",
+    "parse_unique_id",
+    "create_offset_msg_id",
+    "parse_offset_msg_id",
+    "BatchEntry",
+    "encode_batch",
+    "decode_batch",
+    # ACL
+    "Credentials",
+    "sign",
+    "sign_command",
+    "verify_command",
     *_errors_all,
 ]

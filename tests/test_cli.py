@@ -34,6 +34,14 @@ def test_demo_walks_through_the_whole_producer_workflow() -> None:
     assert "state SHUTDOWN_ALREADY" in text
 
 
+def test_demo_can_record_its_frames(tmp_path: Path) -> None:
+    record = tmp_path / "demo.msgpack"
+    code, text = run_cli("demo", "--quiet", "--record", str(record))
+    assert code == 0 and "->" not in text
+    code, text = run_cli("decode", str(record))
+    assert code == 0 and "UNREGISTER_CLIENT (35) request" in text
+
+
 def test_decode_pretty_prints_hex_frames() -> None:
     frame = encode(RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "TopicTest"}, opaque=8))
     code, text = run_cli("decode", frame.hex())
