@@ -179,8 +179,11 @@ async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
         stored = broker.messages(topic)
         step(f"the broker holds {len(stored)} messages of {topic}")
         for m in stored:
-            body = m.payload[:40]
-            print(f"   queue {m.queue_id} offset {m.queue_offset}: {body!r}{'...' if len(m.payload) > 40 else ''} "
+            try:
+                body = repr(m.payload[:40].decode("utf-8"))
+            except UnicodeDecodeError:
+                body = repr(m.payload[:40])
+            print(f"   queue {m.queue_id} offset {m.queue_offset}: {body}{'...' if len(m.payload) > 40 else ''} "
                   f"uniq {m.properties.get(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)}", file=out)
     step("done")
     return 0

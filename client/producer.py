@@ -28,7 +28,7 @@ from types import TracebackType
 
 from codec.acl import Credentials
 from codec.command import RemotingCommand
-from codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
+from codec.enums import LanguageCode, ResponseCode, SerializeType
 from codec.errors import (
     BrokerError,
     ConfigError,

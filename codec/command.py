@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .enums import LanguageCode, RemotingFlag, SerializeType
-from .errors import CodecError, EncodeError, MalformedHeaderError, TrailingBytesError, TruncatedFrameError
+from .errors import CodecError, EncodeError, MalformedHeaderError, TrailingBytesError
 from .constructs import compile_bound
 from .frame import FRAME
 

@@ -48,7 +48,6 @@ from construct import (
     BytesInteger,
     Construct,
     ConstructError,
-    Container,
     FormatField,
     Renamed,
     StreamError,
@@ -59,7 +58,7 @@ from construct import (
     stream_read_entire,
     stream_write,
 )
-from construct.core import CodeGen, Compiled, GreedyBytes
+from construct.core import CodeGen, GreedyBytes
 
 from .enums import LanguageCode
 from .errors import CodecError, EncodeError, MalformedHeaderError

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -28,8 +26,8 @@ from codec import RequestCode
 from codec.command import RemotingCommand
 from codec.errors import ConnectionClosedError, RemotingError
 from codec.headers import SendMessageRequestHeader
-
-T = TypeVar("T")
+from producer_support import eventually, needs_proc, open_sockets, run
+from producer_support import producer_for as _producer_for
 
 TOPIC = "FaultTopic"
 #: the fault window of a failed broker in these tests (Java: 10 s)
@@ -37,41 +35,8 @@ WINDOW = 0.8
 SHORT_WINDOWS: dict[str, Any] = {"not_available_duration": (0, 0, WINDOW, WINDOW, WINDOW, WINDOW, WINDOW)}
 
 
-def run(factory: Callable[[LocalBroker], Awaitable[T]], **broker_kwargs: Any) -> T:
-    """Run ``factory(broker)`` on a fresh loop with a started LocalBroker."""
-
-    async def main() -> T:
-        async with LocalBroker(**broker_kwargs) as broker:
-            return await factory(broker)
-
-    return asyncio.run(main())
-
-
 def producer_for(broker: LocalBroker, group: str = "fault-group", **kwargs: Any) -> AsyncProducer:
-    return AsyncProducer(group, namesrv_addr=broker.namesrv_addr, **kwargs)
-
-
-def open_sockets() -> int:
-    """How many of this process's file descriptors are sockets."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:  # closed meanwhile (the listing's own fd)
-            pass
-    return count
-
-
-needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts sockets through /proc/self/fd")
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
+    return _producer_for(broker, group, **kwargs)
 
 
 def send_failures(caplog: pytest.LogCaptureFixture, broker_name: str) -> int:

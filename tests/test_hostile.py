@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 
 import msgpack
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.testing import LocalBroker

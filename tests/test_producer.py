@@ -11,7 +11,6 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -34,22 +33,9 @@ from codec.errors import (
     TopicNotExistError,
 )
 from codec.message import MessageSysFlag, decode_properties
+from producer_support import eventually, producer_for, run
 
 T = TypeVar("T")
-
-
-def run(factory: Callable[..., Awaitable[T]], **broker_kwargs: Any) -> T:
-    """Run ``factory(broker)`` on a fresh loop with a started LocalBroker."""
-
-    async def main() -> T:
-        async with LocalBroker(**broker_kwargs) as broker:
-            return await factory(broker)
-
-    return asyncio.run(main())
-
-
-def producer_for(broker: LocalBroker, group: str = "test-group", **kwargs: Any) -> AsyncProducer:
-    return AsyncProducer(group, namesrv_addr=broker.namesrv_addr, **kwargs)
 
 
 # --------------------------------------------------------------------------- the workflow
@@ -105,25 +91,16 @@ def test_whole_workflow_stores_exactly_what_was_sent() -> None:
         assert groups == {"test-group", "CLIENT_INNER_PRODUCER"}
         unregistered = [(cid, group) for _, cid, group, _ in broker.unregistered]
         assert unregistered == [(producer.client_id, "test-group"), (producer.client_id, "CLIENT_INNER_PRODUCER")]
-        assert broker.connections == 0 or await _eventually(lambda: broker.connections == 0)
+        assert broker.connections == 0 or await eventually(lambda: broker.connections == 0)
 
     run(scenario)
-
-
-async def _eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
 
 
 def test_oneway_send_sets_the_oneway_flag_and_gets_no_reply() -> None:
     async def scenario(broker: LocalBroker) -> None:
         async with producer_for(broker) as producer:
             await producer.send_oneway(Message("OnewayTopic", b"o"))
-            await _eventually(lambda: bool(broker.messages("OnewayTopic")))
+            await eventually(lambda: bool(broker.messages("OnewayTopic")))
         sends = [cmd for _, _, cmd in broker.requests if cmd.code == RequestCode.SEND_MESSAGE_V2]
         assert len(sends) == 1 and sends[0].is_oneway and sends[0].flag == 2
 

@@ -12,24 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from client import AsyncProducer, Credentials, Message, Producer, SendStatus
-from client.testing import NAMESRV, LocalBroker, self_signed_tls
+from client.testing import LocalBroker, self_signed_tls
 from codec import RequestCode, decode
 from codec.acl import sign, sign_command, verify_command
 from codec.command import RemotingCommand
 from codec.errors import ConnectError, NoPermissionError
 from codec.trace import unpack_records
-
-T = TypeVar("T")
+from producer_support import eventually, open_sockets, run
 
 ROOT = Path(__file__).resolve().parent.parent
 CPP_JSONL = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
@@ -38,33 +34,6 @@ CPP_MSGPACK = ROOT / "specs" / "golden" / "cpp.msgpack"
 TOPIC = "SecureTopic"
 SECRET = "SECRET-do-not-log-0x5e"
 TOKEN = "TOKEN-do-not-log-0x70"
-
-
-def run(factory: Callable[[LocalBroker], Awaitable[T]], **broker_kwargs: Any) -> T:
-    async def main() -> T:
-        async with LocalBroker(**broker_kwargs) as broker:
-            return await factory(broker)
-
-    return asyncio.run(main())
-
-
-def open_sockets() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
 
 
 # --------------------------------------------------------------------------- the signer

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 import zlib
