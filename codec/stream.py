@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 from .command import COMMAND_CODEC, RemotingCommand
-from .errors import CodecError, FrameError, FrameTooLargeError, MalformedHeaderError
+from .errors import CodecError, ConfigError, FrameError, FrameTooLargeError, MalformedHeaderError
 
 __all__ = ["FrameDecoder", "DEFAULT_MAX_FRAME_SIZE"]
 
@@ -31,14 +31,15 @@ class FrameDecoder:
     soon as its 4-byte length is seen; a negative length raises
     :class:`~codec.errors.FrameError`.  After an error the stream is out of
     sync and the decoder refuses further input: close the connection, as
-    Java does.
+    Java does.  Whole frames that came in the same ``data`` before the bad
+    one are not returned; their requests fail with the closed connection.
     """
 
     __slots__ = ("max_frame_size", "_buffer", "_failed")
 
     def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
-        if max_frame_size < 8:
-            raise ValueError("max_frame_size must be at least 8 bytes")
+        if type(max_frame_size) is not int or max_frame_size < 8:
+            raise ConfigError(f"max_frame_size must be an int of at least 8 bytes, not {max_frame_size!r}")
         self.max_frame_size = max_frame_size
         self._buffer = bytearray()
         self._failed: CodecError | None = None
