@@ -111,6 +111,10 @@ class LanguageCode(enum.IntEnum):
         member = cls.__members__.get(name)
         if member is not None:
             return member
+        # our own name for an unknown byte (see _missing_) reads back as that byte
+        prefix, _, number = name.partition("UNKNOWN_")
+        if not prefix and number.isdigit() and number.isascii() and int(number) <= 255:
+            return cls(int(number))
         return cls._pseudo(name, cls.OTHER.value)
 
 

@@ -498,3 +498,10 @@ def test_stream_decoder_does_not_keep_references_to_the_input() -> None:
     (cmd,) = FrameDecoder().feed(wire)
     wire[-1] = 0
     assert cmd.body == b"abc"
+
+
+def test_an_unknown_language_byte_survives_a_json_round_trip() -> None:
+    binary = RemotingCommand(1, language=LanguageCode(42), serialize_type=SerializeType.ROCKETMQ)
+    as_json = RemotingCommand(1, language=decode(encode(binary)).language, serialize_type=SerializeType.JSON)
+    back = decode(encode(as_json))
+    assert back.language.name == "UNKNOWN_42" and int(back.language) == 42
