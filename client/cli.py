@@ -70,12 +70,12 @@ def describe(cmd: RemotingCommand, indent: str = "    ") -> str:
 # --------------------------------------------------------------------------- decode
 
 
-def _frames_from_input(arg: str) -> list[tuple[str, bytes]]:
+def _frames_from_input(arg: str) -> list[tuple[str, RemotingCommand]]:
     if os.path.exists(arg):
         with open(arg, "rb") as fh:
             data = fh.read()
         if data[:1] in (b"\x81", b"\x82", b"\x83", b"\x84", b"\x85") and b"rmqwire-trace" in data[:40]:
-            return [(f"#{r.seq} {r.direction} {r.role}", r.wire) for r in unpack_records(data)]
+            return [(f"#{r.seq} {r.direction} {r.role}", decode(r.wire)) for r in unpack_records(data)]
         try:
             text = data.decode("ascii").strip()
             if text and all(c in "0123456789abcdefABCDEF \n\r\t" for c in text):
@@ -88,17 +88,14 @@ def _frames_from_input(arg: str) -> list[tuple[str, bytes]]:
         except binascii.Error:
             raise CodecError(f"{arg!r} is neither a file nor hex") from None
     decoder = FrameDecoder()
-    frames = []
-    for i, cmd in enumerate(decoder.feed(data), 1):
-        frames.append((f"#{i}", cmd))
+    frames = [(f"#{i}", cmd) for i, cmd in enumerate(decoder.feed(data), 1)]
     if decoder.buffered:
         raise CodecError(f"{decoder.buffered} bytes after the last whole frame")
-    return frames  # type: ignore[return-value]
+    return frames
 
 
 def cmd_decode(args: argparse.Namespace, out: TextIO) -> int:
-    for label, item in _frames_from_input(args.input):
-        cmd = item if isinstance(item, RemotingCommand) else decode(item)
+    for label, cmd in _frames_from_input(args.input):
         print(f"{label}: {describe(cmd)}", file=out)
     return 0
 

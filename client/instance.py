@@ -337,11 +337,15 @@ class ClientInstance:
         if route is None:
             return None
         self.topic_routes[topic] = route
-        for bd in route.broker_datas:
-            self.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
+        self.learn_brokers(route)
         for listener in list(self._route_listeners):
             listener(topic, route)
         return route
+
+    def learn_brokers(self, route: TopicRouteData) -> None:
+        """Take the broker addresses of ``route`` into the broker table."""
+        for bd in route.broker_datas:
+            self.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
 
     async def _refresh_routes(self) -> None:
         for topic in sorted(set(self._publish_topics())):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from codec.acl import Credentials
+from codec.body import TopicRouteData
 from codec.command import RemotingCommand
 from codec.enums import LanguageCode, ResponseCode, SerializeType
 from codec.errors import (
@@ -407,11 +408,8 @@ class AsyncProducer:
     def _publish_topics(self) -> Iterable[str]:
         return list(self._publish)
 
-    def _on_route(self, topic: str, route: object) -> None:
+    def _on_route(self, topic: str, route: TopicRouteData) -> None:
         if topic in self._publish and topic != self._opts.create_topic_key:
-            from codec.body import TopicRouteData
-
-            assert isinstance(route, TopicRouteData)
             info = publish_info_from_route(topic, route)
             if info.ok:
                 old = self._publish.get(topic)
@@ -468,8 +466,7 @@ class AsyncProducer:
         # let the broker auto-create it (tryToFindTopicPublishInfo)
         default = await instance.fetch_route(self._opts.create_topic_key, timeout)
         if default is not None:
-            for bd in default.broker_datas:
-                instance.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
+            instance.learn_brokers(default)
             info = publish_info_from_route(topic, default, clamp_queue_nums=self._opts.default_topic_queue_nums)
             if info.ok:
                 self._publish[topic] = info
@@ -494,6 +491,16 @@ class AsyncProducer:
         if msg.delay_level is not None and (not isinstance(msg.delay_level, int) or msg.delay_level < 0):
             raise InvalidMessageError(f"delay_level must be an int >= 0, not {msg.delay_level!r}")
 
+    def _prepare_single(self, msg: Message) -> tuple[dict[str, str], bytes, int]:
+        """Checks, wire properties with a new UNIQ_KEY, and the (maybe
+        compressed) body with its sysFlag bits, for one message."""
+        self._check_running()
+        self._check_message(msg)
+        props = msg.wire_properties()
+        props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = new_message_id()
+        body, sys_flag = compress_body(msg.body, compress_over=self._opts.compress_over, level=self._opts.compress_level)
+        return props, body, sys_flag
+
     async def send(self, msg: Message, *, queue: MessageQueue | None = None, timeout: float | None = None) -> SendResult:
         """Send ``msg`` and wait for the broker's answer.
 
@@ -504,11 +511,7 @@ class AsyncProducer:
         retried there.  Returns a :class:`SendResult` or raises: a message is
         never dropped silently.
         """
-        self._check_running()
-        self._check_message(msg)
-        props = msg.wire_properties()
-        props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = new_message_id()
-        body, sys_flag = compress_body(msg.body, compress_over=self._opts.compress_over, level=self._opts.compress_level)
+        props, body, sys_flag = self._prepare_single(msg)
         result = await self._send_with_retries(
             msg.topic, body, props, sys_flag, msg.flag, batch=False, queue=queue, timeout=timeout, oneway=False
         )
@@ -521,11 +524,7 @@ class AsyncProducer:
         Raises if it could not be written (no route, no connection); whether
         the broker stored it cannot be known.
         """
-        self._check_running()
-        self._check_message(msg)
-        props = msg.wire_properties()
-        props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = new_message_id()
-        body, sys_flag = compress_body(msg.body, compress_over=self._opts.compress_over, level=self._opts.compress_level)
+        props, body, sys_flag = self._prepare_single(msg)
         await self._send_with_retries(
             msg.topic, body, props, sys_flag, msg.flag, batch=False, queue=queue, timeout=None, oneway=True
         )

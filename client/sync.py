@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from types import TracebackType
 from typing import Any, TypeVar
 
-from codec.errors import RequestTimeoutError
+from codec.errors import RequestTimeoutError, ServiceStateError
 
 from .instance import ServiceState
 from .producer import AsyncProducer, Message, MessageQueue, SendResult
@@ -108,8 +108,6 @@ class Producer:
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         if self._loop is None:
             coro.close()
-            from codec.errors import ServiceStateError
-
             raise ServiceStateError(f"The producer service state not OK, {self._async.state.value}")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
@@ -122,8 +120,6 @@ class Producer:
     def start(self) -> None:
         """Start the producer (see :meth:`AsyncProducer.start`)."""
         if self._loop is not None:
-            from codec.errors import ServiceStateError
-
             raise ServiceStateError(f"The producer service state not OK, maybe started once, {self._async.state.value}")
         self._loop = _LOOP.acquire()
         try:
