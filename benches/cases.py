@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import codec.constructs
-from codec import LanguageCode, RemotingCommand, RequestCode, ResponseCode, SerializeType, encode
+import rmqwire.codec.constructs
+from rmqwire import codec
+from rmqwire.codec import LanguageCode, RemotingCommand, RequestCode, ResponseCode, SerializeType, encode
 
 __all__ = ["Case", "CASES", "CASE_IDS", "TARGETS", "JSON_TARGET", "SPLIT_OVERHEAD_TARGET_US", "stream_buffer", "fast_json_installed"]
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import codec.constructs
+import rmqwire.codec.constructs
+from rmqwire import codec
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import json
 import struct
 from typing import Any
 
-from codec import LanguageCode, RemotingCommand, SerializeType
+from rmqwire.codec import LanguageCode, RemotingCommand, SerializeType
 
 __all__ = ["encode", "decode", "decode_at", "split"]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-import codec
-from codec.command import COMMAND_CODEC, command_from_parsed
-from codec.frame import FRAME
+import rmqwire.codec as codec
+from rmqwire.codec.command import COMMAND_CODEC, command_from_parsed
+from rmqwire.codec.frame import FRAME
 
 from . import reference
 from .cases import CASE_IDS, CASES, Case, fast_json_installed

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from client import AsyncProducer, Message, Producer, SendStatus
-from client.testing import LocalBroker
+from rmqwire import AsyncProducer, Message, Producer, SendStatus
+from rmqwire.testing import LocalBroker
 
 CONCURRENCY = 64
 BODY = b"x" * 128

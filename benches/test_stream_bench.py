@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from codec import FrameDecoder
-from codec.command import COMMAND_CODEC
+from rmqwire.codec import FrameDecoder
+from rmqwire.codec.command import COMMAND_CODEC
 
 from . import reference
 from .cases import stream_buffer

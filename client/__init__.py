@@ -1,16 +1,26 @@
-"""rmqwire's client: a small RocketMQ producer built on :mod:`codec`.
+"""rmqwire: the Apache RocketMQ remoting protocol and a client built on it.
 
 ``AsyncProducer`` runs on asyncio; ``Producer`` is its blocking facade for
-scripts.  ``client.testing.LocalBroker`` is an embedded name server and
-broker for tests and demos (imported on demand: the library never depends on
-it).
+scripts.  :mod:`rmqwire.codec` is the sans-I/O protocol layer underneath.
+``rmqwire.testing.LocalBroker`` is an embedded name server and broker for
+tests and demos (imported on demand: the library never depends on it).
+
+The names below are imported on first use (PEP 562), so that ``import
+rmqwire`` and the pytest plugin stay cheap in any environment where rmqwire
+is installed: the codec compiles its hot path when it is first needed, not
+when pytest starts.
 """
 
-from codec.acl import Credentials
+from __future__ import annotations
 
-from .instance import ServiceState
-from .producer import AsyncProducer, Message, MessageQueue, SendResult, SendStatus
-from .sync import Producer
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .codec.acl import Credentials
+    from .instance import ServiceState
+    from .producer import AsyncProducer, Message, MessageQueue, SendResult, SendStatus
+    from .sync import Producer
 
 __all__ = [
     "AsyncProducer",
@@ -22,3 +32,30 @@ __all__ = [
     "ServiceState",
     "Credentials",
 ]
+
+__version__ = "0.1.0"
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "AsyncProducer": ".producer",
+    "Producer": ".sync",
+    "Message": ".producer",
+    "MessageQueue": ".producer",
+    "SendResult": ".producer",
+    "SendStatus": ".producer",
+    "ServiceState": ".instance",
+    "Credentials": ".codec.acl",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,12 +18,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from codec.command import RemotingCommand, decode
-from codec.enums import RequestCode, ResponseCode
-from codec.errors import CodecError, RocketMQError
-from codec.message import PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, decode_properties
-from codec.stream import FrameDecoder
-from codec.trace import unpack_records
+from .codec.command import RemotingCommand, decode
+from .codec.enums import RequestCode, ResponseCode
+from .codec.errors import CodecError, RocketMQError
+from .codec.message import PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, decode_properties
+from .codec.stream import FrameDecoder
+from .codec.trace import unpack_records
 
 __all__ = ["main", "describe"]
 

@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from codec.body import HeartbeatData, ProducerData, TopicRouteData
-from codec.command import RemotingCommand
-from codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
-from codec.errors import (
+from .codec.body import HeartbeatData, ProducerData, TopicRouteData
+from .codec.command import RemotingCommand
+from .codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
+from .codec.errors import (
     BrokerError,
     CodecError,
     ConfigError,
@@ -38,13 +38,13 @@ from codec.errors import (
     RequestTimeoutError,
     ServiceStateError,
 )
-from codec.headers import GetRouteInfoRequestHeader, UnregisterClientRequestHeader
-from codec.message import CLIENT_INNER_PRODUCER_GROUP
+from .codec.headers import GetRouteInfoRequestHeader, UnregisterClientRequestHeader
+from .codec.message import CLIENT_INNER_PRODUCER_GROUP
 
 from .transport import Connection, FrameObserver, open_connection, parse_addr
 
 if TYPE_CHECKING:
-    from codec.acl import Credentials
+    from .codec.acl import Credentials
 
 __all__ = ["ServiceState", "ClientConfig", "ClientInstance", "REGISTRY", "fetch_namesrv_addr"]
 
@@ -244,7 +244,7 @@ class ClientInstance:
 
     def _prepare(self, cmd: RemotingCommand) -> RemotingCommand:
         if self.config.credentials is not None:
-            from codec.acl import sign_command
+            from .codec.acl import sign_command
 
             return sign_command(cmd, self.config.credentials)
         return cmd

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from codec.acl import Credentials
-from codec.body import TopicRouteData
-from codec.command import RemotingCommand
-from codec.enums import LanguageCode, ResponseCode, SerializeType
-from codec.errors import (
+from .codec.acl import Credentials
+from .codec.body import TopicRouteData
+from .codec.command import RemotingCommand
+from .codec.enums import LanguageCode, ResponseCode, SerializeType
+from .codec.errors import (
     BrokerError,
     ConfigError,
     InvalidMessageError,
@@ -40,8 +40,8 @@ from codec.errors import (
     RocketMQError,
     ServiceStateError,
 )
-from codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
-from codec.message import (
+from .codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
+from .codec.message import (
     AUTO_CREATE_TOPIC_KEY_TOPIC,
     CLIENT_INNER_PRODUCER_GROUP,
     DEFAULT_PRODUCER_GROUP,

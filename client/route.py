@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from codec.body import PermName, TopicRouteData
+from .codec.body import PermName, TopicRouteData
 
 __all__ = ["MessageQueue", "TopicPublishInfo", "FaultTracker", "publish_info_from_route"]
 

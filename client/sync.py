@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from types import TracebackType
 from typing import Any, TypeVar
 
-from codec.errors import RequestTimeoutError, ServiceStateError
+from .codec.errors import RequestTimeoutError, ServiceStateError
 
 from .instance import ServiceState
 from .producer import AsyncProducer, Message, MessageQueue, SendResult

@@ -49,18 +49,18 @@ from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
-from codec.acl import ACCESS_KEY, SECURITY_TOKEN, verify_command
-from codec.body import BrokerData, HeartbeatData, QueueData, TopicRouteData
-from codec.command import RemotingCommand, encode
-from codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
-from codec.errors import CodecError, EncodeError, RocketMQError
-from codec.headers import (
+from .codec.acl import ACCESS_KEY, redacted, verify_command
+from .codec.body import BrokerData, HeartbeatData, QueueData, TopicRouteData
+from .codec.command import RemotingCommand, encode
+from .codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
+from .codec.errors import CodecError, EncodeError, RocketMQError
+from .codec.headers import (
     GetRouteInfoRequestHeader,
     SendMessageRequestHeader,
     SendMessageResponseHeader,
     UnregisterClientRequestHeader,
 )
-from codec.message import (
+from .codec.message import (
     MessageSysFlag,
     create_offset_msg_id,
     decode_batch,
@@ -69,7 +69,7 @@ from codec.message import (
     encode_properties,
     NOT_ALLOWED_SEND_TOPICS,
 )
-from codec.stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
+from .codec.stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
 __all__ = [
     "LocalBroker",
@@ -917,7 +917,7 @@ class LocalBroker:
     def _dispatch(self, conn: _RemotingConnection, cmd: RemotingCommand) -> None:
         listener = conn.listener
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s <- %s: %r", listener.label, conn.peer, _loggable(cmd))
+            log.debug("%s <- %s: %r", listener.label, conn.peer, redacted(cmd))
         if self.record_requests:
             with self._lock:
                 self._requests.append((listener.role, listener.broker.name if listener.broker else None, cmd))
@@ -1241,13 +1241,6 @@ def _acl_denial(cmd: RemotingCommand, secrets: Mapping[str, str]) -> str | None:
     if not verify_command(cmd, {access_key: secrets[access_key]}):
         return f"Check signature failed for accessKey={access_key}"
     return None
-
-
-def _loggable(cmd: RemotingCommand) -> RemotingCommand:
-    """``cmd`` fit for a debug log: a security token is a credential."""
-    if SECURITY_TOKEN not in cmd.ext_fields:
-        return cmd
-    return replace(cmd, ext_fields={**cmd.ext_fields, SECURITY_TOKEN: "***"})
 
 
 def self_signed_tls(host: str = "127.0.0.1") -> tuple[_ssl.SSLContext, _ssl.SSLContext]:

@@ -13,9 +13,9 @@ import threading
 import time
 from typing import BinaryIO
 
-from codec.command import decode
-from codec.errors import CodecError
-from codec.trace import TraceRecord, expect_from_command, pack_records
+from .codec.command import decode
+from .codec.errors import CodecError
+from .codec.trace import TraceRecord, expect_from_command, pack_records
 
 __all__ = ["FrameRecorder"]
 

@@ -14,11 +14,12 @@ import logging
 import ssl as _ssl
 from collections.abc import Callable
 
-from codec.command import RemotingCommand
-from codec.enums import ResponseCode
-from codec.errors import CodecError, ConnectError, ConnectionClosedError
-from codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
-from codec.stream import DEFAULT_MAX_FRAME_SIZE
+from .codec.acl import redacted
+from .codec.command import RemotingCommand
+from .codec.enums import ResponseCode
+from .codec.errors import CodecError, ConnectError, ConnectionClosedError
+from .codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
+from .codec.stream import DEFAULT_MAX_FRAME_SIZE
 
 __all__ = ["Connection", "FrameObserver", "parse_addr", "open_connection"]
 
@@ -103,6 +104,7 @@ class Connection:
         except (OSError, _ssl.SSLError) as exc:
             raise ConnectError(self.addr, str(exc) or type(exc).__name__) from None
         self._transport = transport  # type: ignore[assignment, unused-ignore]
+        log.debug("connected to %s %s%s", self.role, self.addr, " (TLS)" if ssl else "")
 
     # -- requests
     async def request(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
@@ -113,7 +115,7 @@ class Connection:
         opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=timeout)
         waiter: asyncio.Future[RemotingCommand] = self._loop.create_future()
         self._waiters[opaque] = waiter
-        self._write(frame)
+        self._write(frame, cmd)
         self._arm_timer()
         try:
             return await waiter
@@ -127,10 +129,12 @@ class Connection:
         if not cmd.is_oneway:
             raise ValueError("send_oneway needs a command with the oneway flag")
         _, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
-        self._write(frame)
+        self._write(frame, cmd)
 
-    def _write(self, frame: bytes) -> None:
+    def _write(self, frame: bytes, cmd: RemotingCommand) -> None:
         assert self._transport is not None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("-> %s %s: %r", self.role, self.addr, redacted(cmd))
         if self._observer is not None:
             self._observer("out", self.role, self.addr, frame)
         self._transport.write(frame)
@@ -146,7 +150,11 @@ class Connection:
             log.warning("closing %s: undecodable data from peer: %s", self.addr, exc)
             self.close(exc)
             return
+        debug = log.isEnabledFor(logging.DEBUG)
         for event in events:
+            if debug:
+                got = event.response if isinstance(event, ResponseReceived) else event.command  # type: ignore[attr-defined]
+                log.debug("<- %s %s: %r", self.role, self.addr, got)
             if isinstance(event, ResponseReceived):
                 waiter = self._waiters.get(event.opaque)
                 if waiter is not None and not waiter.done():
@@ -184,7 +192,7 @@ class Connection:
                 ResponseCode.REQUEST_CODE_NOT_SUPPORTED, f" request type {request.code} not supported"
             )
         if not self.closed and self._transport is not None:
-            self._write(self._session.send_response(response))
+            self._write(self._session.send_response(response), response)
 
     def _fire_timer(self) -> None:
         self._timer = None
@@ -210,6 +218,7 @@ class Connection:
             waiter.set_exception(error)
 
     def _connection_lost(self, exc: BaseException | None) -> None:
+        log.debug("connection to %s %s closed%s", self.role, self.addr, f": {exc}" if exc else "")
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

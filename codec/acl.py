@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from .command import RemotingCommand
 
-__all__ = ["Credentials", "sign", "sign_command", "verify_command", "ACCESS_KEY", "SECRET_KEY", "SIGNATURE", "SECURITY_TOKEN"]
+__all__ = ["Credentials", "sign", "sign_command", "verify_command", "redacted", "ACCESS_KEY", "SECRET_KEY", "SIGNATURE", "SECURITY_TOKEN"]
 
 ACCESS_KEY = "AccessKey"
 SECRET_KEY = "SecretKey"
@@ -76,3 +76,11 @@ def verify_command(cmd: RemotingCommand, secrets: dict[str, str]) -> bool:
     expected = sign(cmd.ext_fields, cmd.body, secrets[access_key])
     # compare bytes: compare_digest refuses non-ASCII str, and a peer may send any
     return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
+
+
+def redacted(cmd: RemotingCommand) -> RemotingCommand:
+    """``cmd`` fit for a log line: a ``SecurityToken`` is a credential, so it
+    is masked (the access key and the signature are not secrets)."""
+    if SECURITY_TOKEN not in cmd.ext_fields:
+        return cmd
+    return replace(cmd, ext_fields={**cmd.ext_fields, SECURITY_TOKEN: "***"})

@@ -62,12 +62,17 @@ from construct.core import CodeGen, GreedyBytes
 
 from .enums import LanguageCode
 from .errors import CodecError, EncodeError, MalformedHeaderError
+from . import errors as _errors
 
-_orjson: Any
+_errors_module = _errors.__name__
+
+_orjson: Any = None
 try:  # optional: several times faster than the stdlib, and checked to give the same results
-    import orjson as _orjson
+    import orjson
+
+    _orjson = orjson
 except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
+    pass
 
 __all__ = [
     "Record",
@@ -808,11 +813,11 @@ class _BufferEmitter:
     def __init__(self, code: CodeGen) -> None:
         self.code = code
         code.append(
-            """
-            from codec.constructs import _parse_nullable_string, _build_nullable_string, _enum_convert
-            from codec.constructs import _parse_string_map, _build_string_map
-            from codec.constructs import _parse_json_header, _build_json_header
-            from codec.errors import MalformedHeaderError, EncodeError
+            f"""
+            from {__name__} import _parse_nullable_string, _build_nullable_string, _enum_convert
+            from {__name__} import _parse_string_map, _build_string_map
+            from {__name__} import _parse_json_header, _build_json_header
+            from {_errors_module} import MalformedHeaderError, EncodeError
             """
         )
 

@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codec.trace import EXPECT_KEYS, TraceRecord, pack_records  # noqa: E402
+from rmqwire.codec.trace import EXPECT_KEYS, TraceRecord, pack_records  # noqa: E402
 
 DEFAULT_CPP = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
 DEFAULT_OUT = ROOT / "specs" / "golden"

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from client import AsyncProducer
-from client.testing import LocalBroker
+from rmqwire import AsyncProducer
+from rmqwire.testing import LocalBroker
 
 T = TypeVar("T")
 

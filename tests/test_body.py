@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import codec
-from codec.body import (
+import rmqwire.codec as codec
+from rmqwire.codec.body import (
     MASTER_ID,
     BrokerData,
     ConsumerData,
@@ -28,7 +28,7 @@ from codec.body import (
     quote_integer_keys,
     topic_route_to_publish_queues,
 )
-from codec.errors import CodecError, EncodeError, MalformedBodyError
+from rmqwire.codec.errors import CodecError, EncodeError, MalformedBodyError
 
 GOLDEN = Path("/work/shared/golden/cpp.jsonl")
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from client.cli import main
-from client.testing import LocalBroker
-from codec import RemotingCommand, RequestCode, encode
+from rmqwire.cli import main
+from rmqwire.testing import LocalBroker
+from rmqwire.codec import RemotingCommand, RequestCode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +75,7 @@ def test_send_to_a_cluster_and_record_the_frames(tmp_path: Path) -> None:
 def test_serve_runs_until_sigterm_and_exits_zero() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "client", "serve", "--namesrv-port", "0", "--broker-port", "0"],
+        [sys.executable, "-m", "rmqwire", "serve", "--namesrv-port", "0", "--broker-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
     try:

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-import client.instance
-from client import AsyncProducer, Message, Producer, SendResult, SendStatus
-from client.testing import NAMESRV, Fault, LocalBroker
-from client.transport import open_connection
-from codec import RequestCode
-from codec.command import RemotingCommand
-from codec.errors import ConnectionClosedError, RemotingError
-from codec.headers import SendMessageRequestHeader
+import rmqwire.instance
+from rmqwire import AsyncProducer, Message, Producer, SendResult, SendStatus
+from rmqwire.testing import NAMESRV, Fault, LocalBroker
+from rmqwire.transport import open_connection
+from rmqwire.codec import RequestCode
+from rmqwire.codec.command import RemotingCommand
+from rmqwire.codec.errors import ConnectionClosedError, RemotingError
+from rmqwire.codec.headers import SendMessageRequestHeader
 from producer_support import eventually, needs_proc, open_sockets, run
 from producer_support import producer_for as _producer_for
 
@@ -44,7 +44,7 @@ def send_failures(caplog: pytest.LogCaptureFixture, broker_name: str) -> int:
     return sum(
         1
         for r in caplog.records
-        if r.name == "client.producer" and r.getMessage().startswith(f"send to {broker_name} failed")
+        if r.name == "rmqwire.producer" and r.getMessage().startswith(f"send to {broker_name} failed")
     )
 
 
@@ -71,7 +71,7 @@ async def _heal(broker: LocalBroker, how: str) -> None:
 def test_sends_move_to_the_other_broker_which_is_then_avoided_and_later_retried(
     how: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="client.producer")
+    caplog.set_level(logging.WARNING, logger="rmqwire.producer")
 
     async def scenario(broker: LocalBroker) -> None:
         loop = asyncio.get_running_loop()
@@ -111,7 +111,7 @@ def test_without_fault_avoidance_the_failed_broker_is_tried_on_every_turn(caplog
     """The counterpart of the test above: what the fault window saves.  Each
     send still succeeds (the retry picks the other broker), but round-robin
     keeps coming back to the dead one."""
-    caplog.set_level(logging.WARNING, logger="client.producer")
+    caplog.set_level(logging.WARNING, logger="rmqwire.producer")
 
     async def scenario(broker: LocalBroker) -> None:
         async with producer_for(broker, latency_fault_tolerance=False) as producer:
@@ -301,7 +301,7 @@ def test_a_connection_opened_while_shutting_down_is_closed_not_leaked(monkeypatc
         producer = producer_for(broker)
         await producer.start()
         await broker.restart_broker(NAMESRV)  # the next route lookup must connect again
-        monkeypatch.setattr(client.instance, "open_connection", slow_open)
+        monkeypatch.setattr(rmqwire.instance, "open_connection", slow_open)
         send = asyncio.create_task(producer.send(Message("NeedsARoute", b"x")))
         await asyncio.wait_for(connecting.wait(), 2.0)
         await producer.shutdown()

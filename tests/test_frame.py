@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from codec import (
+from rmqwire.codec import (
     DEFAULT_MAX_FRAME_SIZE,
     FrameDecoder,
     LanguageCode,
@@ -22,7 +22,7 @@ from codec import (
     decode,
     encode,
 )
-from codec.errors import (
+from rmqwire.codec.errors import (
     BadHeaderLengthError,
     CodecError,
     EncodeError,

@@ -27,10 +27,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codec import FrameDecoder, LanguageCode, RemotingCommand, SerializeType, decode, encode
-from codec.errors import CodecError, FrameTooLargeError
-from codec.frame import FRAME, FRAME_CODEC
-from codec.trace import unpack_records
+from rmqwire.codec import FrameDecoder, LanguageCode, RemotingCommand, SerializeType, decode, encode
+from rmqwire.codec.errors import CodecError, FrameTooLargeError
+from rmqwire.codec.frame import FRAME, FRAME_CODEC
+from rmqwire.codec.trace import unpack_records
 
 pytestmark = pytest.mark.slow
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-import codec.errors as errors
-from codec import FrameDecoder, LanguageCode, RemotingCommand, SerializeType, decode, encode
-from codec.errors import CodecError, EncodeError, FrameError, MalformedBodyError
-from codec.frame import FRAME, FRAME_CODEC
-from codec.trace import (
+import rmqwire.codec.errors as errors
+from rmqwire.codec import FrameDecoder, LanguageCode, RemotingCommand, SerializeType, decode, encode
+from rmqwire.codec.errors import CodecError, EncodeError, FrameError, MalformedBodyError
+from rmqwire.codec.frame import FRAME, FRAME_CODEC
+from rmqwire.codec.trace import (
     EXPECT_KEYS,
     TraceRecord,
     command_from_expect,
@@ -359,7 +359,7 @@ def _check_message(ext_props: dict[str, str], given: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("record", DRIVEN, ids=_ids(DRIVEN))
 def test_driver_input_facts_hold(record: TraceRecord) -> None:
-    message = pytest.importorskip("codec.message")
+    message = pytest.importorskip("rmqwire.codec.message")
     given = record.driver_input
     assert given is not None
     cmd = decode(record.wire)
@@ -405,10 +405,10 @@ def test_driver_input_facts_hold(record: TraceRecord) -> None:
 
 def test_cpp_typed_headers_and_bodies() -> None:
     """The typed layer reads what the real client sent (its leniencies included)."""
-    send_mod = pytest.importorskip("codec.headers.send")
-    client_mod = pytest.importorskip("codec.headers.client")
-    route_mod = pytest.importorskip("codec.body.route")
-    heartbeat_mod = pytest.importorskip("codec.body.heartbeat")
+    send_mod = pytest.importorskip("rmqwire.codec.headers.send")
+    client_mod = pytest.importorskip("rmqwire.codec.headers.client")
+    route_mod = pytest.importorskip("rmqwire.codec.body.route")
+    heartbeat_mod = pytest.importorskip("rmqwire.codec.body.heartbeat")
     for record in CPP:
         cmd = decode(record.wire)
         if record.direction == "client->server" and cmd.code == 10:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codec import (
+from rmqwire.codec import (
     EncodeError,
     MalformedHeaderError,
     MissingHeaderFieldError,
@@ -27,7 +27,7 @@ from codec import (
     decode,
     encode,
 )
-from codec.headers import (
+from rmqwire.codec.headers import (
     CustomHeader,
     GetRouteInfoRequestHeader,
     SendMessageRequestHeader,

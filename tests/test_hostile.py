@@ -61,8 +61,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client.testing import LocalBroker
-from codec import (
+from rmqwire.testing import LocalBroker
+from rmqwire.codec import (
     DEFAULT_MAX_FRAME_SIZE,
     FrameDecoder,
     LanguageCode,
@@ -72,8 +72,8 @@ from codec import (
     decode,
     encode,
 )
-from codec.acl import Credentials, sign_command, verify_command
-from codec.body import (
+from rmqwire.codec.acl import Credentials, sign_command, verify_command
+from rmqwire.codec.body import (
     MAX_QUEUE_NUMS,
     BrokerData,
     ConsumerData,
@@ -85,7 +85,7 @@ from codec.body import (
     quote_integer_keys,
     topic_route_to_publish_queues,
 )
-from codec.errors import (
+from rmqwire.codec.errors import (
     CodecError,
     EncodeError,
     FrameError,
@@ -93,14 +93,14 @@ from codec.errors import (
     MalformedBodyError,
     MalformedHeaderError,
 )
-from codec.headers import (
+from rmqwire.codec.headers import (
     CustomHeader,
     GetRouteInfoRequestHeader,
     SendMessageRequestHeader,
     SendMessageResponseHeader,
     UnregisterClientRequestHeader,
 )
-from codec.message import (
+from rmqwire.codec.message import (
     BatchEntry,
     decode_batch,
     decompress_body,
@@ -108,8 +108,8 @@ from codec.message import (
     parse_offset_msg_id,
     parse_unique_id,
 )
-from codec.session import ClientSession, Event, RequestFailed, RequestReceived, ResponseReceived, UnmatchedResponse
-from codec.trace import TraceRecord, unpack_records
+from rmqwire.codec.session import ClientSession, Event, RequestFailed, RequestReceived, ResponseReceived, UnmatchedResponse
+from rmqwire.codec.trace import TraceRecord, unpack_records
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import asyncio
 import time
 from collections import Counter
 
-from client import AsyncProducer, Message, SendResult, SendStatus
-from client.testing import LocalBroker
+from rmqwire import AsyncProducer, Message, SendResult, SendStatus
+from rmqwire.testing import LocalBroker
 
 PRODUCERS = 8
 MESSAGES = 2_000

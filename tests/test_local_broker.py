@@ -26,12 +26,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from client.pytest_plugin import local_broker, local_broker_factory  # noqa: F401  (fixtures under test)
-from client.testing import NAMESRV, Fault, LocalBroker
-from codec import FrameDecoder, LanguageCode, RemotingCommand, RequestCode, ResponseCode, SerializeType, encode
-from codec.body import HeartbeatData
-from codec.headers import SendMessageRequestHeader
-from codec.message import BatchEntry, create_offset_msg_id, encode_batch, encode_properties, parse_offset_msg_id
+from rmqwire.pytest_plugin import local_broker, local_broker_factory  # noqa: F401  (fixtures under test)
+from rmqwire.testing import NAMESRV, Fault, LocalBroker
+from rmqwire.codec import FrameDecoder, LanguageCode, RemotingCommand, RequestCode, ResponseCode, SerializeType, encode
+from rmqwire.codec.body import HeartbeatData
+from rmqwire.codec.headers import SendMessageRequestHeader
+from rmqwire.codec.message import BatchEntry, create_offset_msg_id, encode_batch, encode_properties, parse_offset_msg_id
 
 _T = TypeVar("_T")
 
@@ -177,7 +177,7 @@ def golden_frames() -> list[dict[str, Any]]:
 
 
 def golden_command(seq: int) -> RemotingCommand:
-    from codec import decode
+    from rmqwire.codec import decode
 
     for frame in golden_frames():
         if frame["seq"] == seq:
@@ -876,7 +876,7 @@ def test_replay_cpp_client_session() -> None:
     frames = golden_frames()
     requests = [f for f in frames if f["direction"] == "client->server"]
     replies = {f["in_reply_to"]: f for f in frames if f["direction"] == "server->client"}
-    from codec import decode
+    from rmqwire.codec import decode
 
     async def main() -> None:
         async with LocalBroker(topics=("GoldenTopic",)) as broker:

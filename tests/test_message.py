@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import codec
-from codec.errors import CodecError, ConfigError, EncodeError, InvalidMessageError, MalformedBodyError
-from codec.message import (
+import rmqwire.codec as codec
+from rmqwire.codec.errors import CodecError, ConfigError, EncodeError, InvalidMessageError, MalformedBodyError
+from rmqwire.codec.message import (
     BATCH_RECORD,
     COMPRESS_LEVEL_DEFAULT,
     COMPRESS_OVER_DEFAULT,

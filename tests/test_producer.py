@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from client import AsyncProducer, Message, Producer, SendStatus, ServiceState
-from client.instance import REGISTRY
-from client.testing import Fault, LocalBroker
-from codec import RequestCode, SerializeType, decode
-from codec.body import HeartbeatData
-from codec.errors import (
+from rmqwire import AsyncProducer, Message, Producer, SendStatus, ServiceState
+from rmqwire.instance import REGISTRY
+from rmqwire.testing import Fault, LocalBroker
+from rmqwire.codec import RequestCode, SerializeType, decode
+from rmqwire.codec.body import HeartbeatData
+from rmqwire.codec.errors import (
     ConfigError,
     ConnectError,
     ConnectionClosedError,
@@ -32,7 +32,7 @@ from codec.errors import (
     SystemBusyError,
     TopicNotExistError,
 )
-from codec.message import MessageSysFlag, decode_properties
+from rmqwire.codec.message import MessageSysFlag, decode_properties
 from producer_support import eventually, producer_for, run
 
 T = TypeVar("T")
@@ -450,7 +450,7 @@ def test_blocking_producer_leaves_no_thread_behind() -> None:
 
 
 def test_recorder_writes_a_decodable_trace(tmp_path: Any) -> None:
-    from codec.trace import unpack_records
+    from rmqwire.codec.trace import unpack_records
 
     path = tmp_path / "session.msgpack"
 

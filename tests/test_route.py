@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from client.route import FaultTracker, MessageQueue, TopicPublishInfo, not_available_duration, publish_info_from_route
-from codec.body import BrokerData, QueueData, TopicRouteData
+from rmqwire.route import FaultTracker, MessageQueue, TopicPublishInfo, not_available_duration, publish_info_from_route
+from rmqwire.codec.body import BrokerData, QueueData, TopicRouteData
 
 
 def route(*brokers: tuple[str, int, int, bool]) -> TopicRouteData:

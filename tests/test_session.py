@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import codec.session
-from codec import (
+import rmqwire.codec.session
+from rmqwire import codec
+from rmqwire.codec import (
     ClientError,
     CodecError,
     ConfigError,
@@ -24,7 +25,7 @@ from codec import (
     decode,
     encode,
 )
-from codec.session import (
+from rmqwire.codec.session import (
     MAX_OPAQUE,
     ClientSession,
     RequestFailed,

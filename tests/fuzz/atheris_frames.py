@@ -90,18 +90,18 @@ _codec: dict[str, Any] = {}
 def _load() -> dict[str, Any]:
     """Import what the targets call (under instrumentation when :func:`main` runs)."""
     if not _codec:
-        from codec import FrameDecoder, RemotingCommand, decode
-        from codec.body import HeartbeatData, TopicRouteData, topic_route_to_publish_queues
-        from codec.errors import CodecError
-        from codec.headers import (
+        from rmqwire.codec import FrameDecoder, RemotingCommand, decode
+        from rmqwire.codec.body import HeartbeatData, TopicRouteData, topic_route_to_publish_queues
+        from rmqwire.codec.errors import CodecError
+        from rmqwire.codec.headers import (
             GetRouteInfoRequestHeader,
             SendMessageRequestHeader,
             SendMessageResponseHeader,
             UnregisterClientRequestHeader,
         )
-        from codec.message import decode_batch, decode_properties, decompress_body
-        from codec.session import ClientSession
-        from codec.trace import unpack_records
+        from rmqwire.codec.message import decode_batch, decode_properties, decompress_body
+        from rmqwire.codec.session import ClientSession
+        from rmqwire.codec.trace import unpack_records
 
         _codec.update(
             FrameDecoder=FrameDecoder,
@@ -234,7 +234,7 @@ def selector(target: str, param: int = 0) -> bytes:
 
 
 def _golden_records() -> list[Any]:
-    from codec.trace import unpack_records
+    from rmqwire.codec.trace import unpack_records
 
     records: list[Any] = []
     for path in sorted((ROOT / "specs" / "golden").glob("*.msgpack")):
@@ -256,9 +256,9 @@ def _captured_frames() -> list[bytes]:
 def seed_inputs() -> list[bytes]:
     """The seed corpus: golden frames and the bodies inside them, each with
     the selector byte of every target it suits."""
-    from codec import decode
-    from codec.errors import CodecError
-    from codec.message import compress_body, decode_batch
+    from rmqwire.codec import decode
+    from rmqwire.codec.errors import CodecError
+    from rmqwire.codec.message import compress_body, decode_batch
 
     records = _golden_records()
     frames = [record.wire for record in records] + _captured_frames()
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     if not corpora:
         corpora = [tempfile.mkdtemp(prefix="rmqwire-atheris-")]
         args.append(corpora[0])
-    with atheris.instrument_imports(include=["codec"]):
+    with atheris.instrument_imports(include=["rmqwire.codec"]):
         _load()
     for corpus in corpora:
         folder = Path(corpus)

@@ -56,7 +56,7 @@ def node_binary() -> str:
 def tapped_broker() -> Iterator[TappedBroker]:
     """A LocalBroker (one broker, 4 queues) in a background thread, behind
     frame taps on its name server and broker ports."""
-    from client.testing import LocalBroker
+    from rmqwire.testing import LocalBroker
 
     with LocalBroker.in_thread(host="127.0.0.1", queues=4) as broker:
         frames: list[TappedFrame] = []

@@ -464,9 +464,9 @@ def build_trace(
     the scenario entry they carry as ``driver_input`` (with the driver's
     result).
     """
-    from codec.command import decode
-    from codec.errors import CodecError
-    from codec.trace import TraceRecord, expect_from_command, pack_records
+    from rmqwire.codec.command import decode
+    from rmqwire.codec.errors import CodecError
+    from rmqwire.codec.trace import TraceRecord, expect_from_command, pack_records
 
     specs = {spec["case"]: spec for spec in scenario["messages"]}
     results = {e["case"]: e for e in run.sends()}

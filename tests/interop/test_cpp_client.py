@@ -179,7 +179,7 @@ def test_cpp_client_produces_through_local_broker(cpp_python: str, tapped_broker
 
 def _check_trace(path: Path) -> None:
     """The recorded session reads back, and every frame decodes with codec."""
-    from codec.trace import unpack_records
+    from rmqwire.codec.trace import unpack_records
 
     records = list(unpack_records(path.read_bytes()))
     assert records

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from interop_support import GOLDEN_DIR
 
-from codec.command import decode
-from codec.message import decode_properties
-from codec.trace import TraceRecord, expect_from_command, unpack_records
+from rmqwire.codec.command import decode
+from rmqwire.codec.message import decode_properties
+from rmqwire.codec.trace import TraceRecord, expect_from_command, unpack_records
 
 RECORDINGS = {
     "interop-cpp.msgpack": {"language": "CPP", "version": 63, "send_codes": {10}, "client": "rocketmq-client-cpp"},

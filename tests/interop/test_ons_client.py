@@ -171,7 +171,7 @@ def test_ons_client_produces_through_local_broker(
         run=run,
     )
     path = save_trace(trace, "interop-ons.msgpack", tmp_path)
-    from codec.trace import unpack_records
+    from rmqwire.codec.trace import unpack_records
 
     records = list(unpack_records(path.read_bytes()))
     bad = [(r.seq, r.direction, r.error) for r in records if r.error is not None]
