@@ -24,6 +24,7 @@ from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 import rmqwire.testing
@@ -466,8 +467,6 @@ def test_decode_goes_on_after_a_bad_trace_record(tmp_path: Path) -> None:
 
     packed = pack_records([record(1, good), record(2, corrupt), record(3, good)])
     # a record that is not a valid trace record at all, spliced in as the 4th
-    import msgpack
-
     packed += msgpack.packb({"seq": 4, "direction": "sideways", "role": "namesrv", "wire": good,
                              "provenance": source, "expect": expect_from_command(ROUTE_REQUEST)}, use_bin_type=True)
     packed += pack_records([record(5, good)])[len(pack_records([])):]
@@ -547,3 +546,38 @@ def test_demo_can_record_its_frames(tmp_path: Path) -> None:
     assert code == 0 and "->" not in text
     code, text, _ = run_cli("decode", str(record))
     assert code == 0 and "UNREGISTER_CLIENT (35) request" in text
+
+
+# --------------------------------------------------------------------------- the library knows no command line
+
+
+def test_nothing_in_the_library_imports_the_command_line() -> None:
+    import ast
+
+    cli_modules = {"cli", "cli_decode", "cli_send"}
+    for folder in ("client", "codec"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if folder == "client" and path.parent == ROOT / "client" and (path.stem in cli_modules
+                                                                          or path.stem == "__main__"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""] + [f"{node.module or ''}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                for name in names:
+                    assert not set(name.split(".")) & cli_modules, f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_the_library_configures_no_logging() -> None:
+    script = (
+        "import logging, rmqwire, rmqwire.codec, rmqwire.producer, rmqwire.sync, rmqwire.testing, rmqwire.trace\n"
+        "assert logging.getLogger().handlers == [], logging.getLogger().handlers\n"
+        "for name in ('rmqwire', 'rmqwire.transport', 'rmqwire.producer', 'rmqwire.testing'):\n"
+        "    handlers = logging.getLogger(name).handlers\n"
+        "    assert all(type(h) is logging.NullHandler for h in handlers), (name, handlers)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
