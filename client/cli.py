@@ -481,6 +481,7 @@ def main(
     command = args.command
     # A server's warnings are its log; a one-shot command's failure is its one line.
     quiet_level = logging.WARNING if command == "serve" else logging.CRITICAL + 1
+    failure: BaseException
     with _logging(verbose, quiet_level, err):
         try:
             if command == "decode":
@@ -503,16 +504,16 @@ def main(
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 141
         except CliError as exc:
-            message, code = str(exc), exc.exit_code
+            failure, message, code = exc, str(exc), exc.exit_code
         except RocketMQError as exc:
-            message, code = f"{command}: {type(exc).__name__}: {_one_line(exc)}", 1
+            failure, message, code = exc, f"{command}: {type(exc).__name__}: {_one_line(exc)}", 1
         except OSError as exc:
-            message, code = f"{command}: {exc.strerror or _one_line(exc)}" + (
+            failure, message, code = exc, f"{command}: {exc.strerror or _one_line(exc)}" + (
                 f": {exc.filename}" if exc.filename else ""), 1
         except Exception as exc:  # deliberate: even a bug is one line, and --debug shows where
-            message, code = (f"{command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
-                             f"(a bug in rmqwire; --debug prints the traceback)"), 1
+            failure, message, code = exc, (f"{command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
+                                           f"(a bug in rmqwire; --debug prints the traceback)"), 1
         if debug:
-            traceback.print_exc(file=err)
+            traceback.print_exception(type(failure), failure, failure.__traceback__, file=err)
         print(f"rmqwire: {message}", file=err)
         return code

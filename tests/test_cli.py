@@ -182,6 +182,18 @@ def test_send_without_any_name_server_says_what_is_missing(monkeypatch: pytest.M
     assert_one_failure_line(err, "--namesrv", "NAMESRV_ADDR")
 
 
+def test_an_os_error_is_one_line_and_debug_adds_the_traceback(broker: LocalBroker, tmp_path: Path) -> None:
+    record = tmp_path / "no" / "such" / "dir.msgpack"
+    argv = ["send", "--namesrv", broker.namesrv_addr, "--topic", "T", "--record", str(record), "x"]
+    code, out, err = run_cli(*argv)
+    assert code == 1 and out == ""
+    assert_one_failure_line(err, "rmqwire: send: No such file or directory", str(record))
+    code, _, err = run_cli("--debug", *argv)
+    assert code == 1
+    assert err.startswith("Traceback") and "FileNotFoundError" in err
+    assert err.splitlines()[-1].startswith("rmqwire: send: No such file or directory")
+
+
 def test_main_leaves_logging_as_it_found_it() -> None:
     logger = logging.getLogger("rmqwire")
     before = (logger.level, logger.propagate, list(logger.handlers))
@@ -372,6 +384,28 @@ def test_send_count_counts_failed_sends_and_exits_1(broker: LocalBroker) -> None
     assert code == 1
     assert text.startswith("0 of 3 messages sent") and "3 failed" in text and "latency" not in text
     assert_one_failure_line(err, "send: 3 of 3 sends failed: MessageIllegalError x3", "(first: ")
+
+
+def test_send_count_interrupted_by_ctrl_c_still_summarises(broker: LocalBroker) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rmqwire", "send", "-v", "--namesrv", broker.namesrv_addr, "--topic", "CountTopic",
+         "--count", "100000000", "m"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # -v: wait for the sends to be under way
+            if "code=310" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert re.fullmatch(r"(\d+) of 100000000 messages sent in .*; interrupted after \1\n", out), out
+    assert "Traceback" not in err
 
 
 def test_progress_without_a_terminal_prints_a_plain_line_now_and_then() -> None:
