@@ -1,3 +1,5 @@
+"""``python -m rmqwire``: the ``rmqwire`` command line."""
+
 import sys
 
 from .cli import main

@@ -1,109 +1,250 @@
-"""The ``rmqwire`` command line (also ``python -m client``).
+"""The ``rmqwire`` command line (also ``python -m rmqwire``).
 
 ``demo`` runs the classic producer walkthrough against the embedded broker,
 printing each step and every frame exchanged; ``serve`` runs the embedded
-broker; ``send`` sends one message to any cluster; ``decode`` pretty-prints
-frames given as hex, a raw capture, or a msgpack trace.
+broker; ``send`` sends a message (or ``--count`` of them) to any cluster;
+``decode`` pretty-prints frames given as hex, a raw capture, or a msgpack
+trace.
+
+Every failure is one ``rmqwire: ...`` line on standard error and a non-zero
+exit status (2 for a usage error, 1 otherwise); ``--debug`` adds the
+traceback.  ``-v`` logs connections and requests (the ``rmqwire`` loggers at
+DEBUG, with timestamps, to standard error).  Logging is configured here and
+only for the duration of :func:`main`: the library itself never configures
+logging, and nothing in the library imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import binascii
 import contextlib
+import errno
+import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
-from .codec.command import RemotingCommand, decode
-from .codec.enums import RequestCode, ResponseCode
+from .cli_decode import CliError, decode_input, describe
+from .codec.command import decode
+from .codec.enums import SerializeType
 from .codec.errors import CodecError, RocketMQError
-from .codec.message import PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, decode_properties
-from .codec.stream import FrameDecoder
-from .codec.trace import unpack_records
+from .codec.message import PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+from .cli_send import Progress, parse_properties, read_body, send_many
 
-__all__ = ["main", "describe"]
+if TYPE_CHECKING:
+    from .transport import FrameObserver
 
-_V2_NAMES = {
-    "a": "producerGroup", "b": "topic", "c": "defaultTopic", "d": "defaultTopicQueueNums", "e": "queueId",
-    "f": "sysFlag", "g": "bornTimestamp", "h": "flag", "i": "properties", "j": "reconsumeTimes",
-    "k": "unitMode", "l": "maxReconsumeTimes", "m": "batch", "n": "brokerName",
-}
-_SEND_CODES = {RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE}
+__all__ = ["main", "describe", "version"]
+
+#: Java's ``maxMessageSize`` (``DefaultMQProducer``), the producer's default
+_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 
-def _code_name(cmd: RemotingCommand) -> str:
+def version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
     try:
-        return ResponseCode(cmd.code).name if cmd.is_response else RequestCode(cmd.code).name
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        return dist_version("rmqwire")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown for every option that has one (not for plain flags)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one ``rmqwire: ...`` line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rmqwire: {message} (see '{self.prog} --help')\n")
+
+
+def _int_in(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be {low}..{high}, not {value}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
     except ValueError:
-        return f"code {cmd.code}"
+        raise argparse.ArgumentTypeError(f"seconds must be a number, not {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be positive and finite, not {text}")
+    return value
 
 
-def describe(cmd: RemotingCommand, indent: str = "    ") -> str:
-    """A readable multi-line rendering of one command."""
-    kind = "response" if cmd.is_response else ("oneway request" if cmd.is_oneway else "request")
-    lines = [
-        f"{_code_name(cmd)} ({cmd.code}) {kind}, opaque {cmd.opaque}, flag {cmd.flag}, "
-        f"{cmd.serialize_type.name} header, {cmd.language.name} v{cmd.version}"
-    ]
-    if cmd.remark:
-        lines.append(f"{indent}remark: {cmd.remark}")
-    for key, value in cmd.ext_fields.items():
-        label = f"{key} ({_V2_NAMES[key]})" if cmd.code in _SEND_CODES and key in _V2_NAMES else key
-        if key in ("i", "properties") and ("\x01" in value):
-            try:
-                value = ", ".join(f"{k}={v}" for k, v in decode_properties(value).items())
-            except CodecError:
-                pass
-        lines.append(f"{indent}{label}: {value}")
-    if cmd.body:
-        preview = cmd.body[:96]
-        text = preview.decode("utf-8", "replace") if all(b >= 0x20 or b in b"\t\n\r" for b in preview) else preview.hex()
-        more = f" ... ({len(cmd.body)} bytes)" if len(cmd.body) > len(preview) else f" ({len(cmd.body)} bytes)"
-        lines.append(f"{indent}body: {text}{more}")
-    return "\n".join(lines)
+def _add_common(parser: argparse.ArgumentParser, default: Any) -> None:
+    # Accepted before and after the subcommand; after it the default is
+    # SUPPRESS, so that `rmqwire -v send ...` is not undone by the subparser.
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log connections and requests (every frame, security tokens masked) "
+                             "to standard error, with timestamps")
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="like -v, and a failure also prints its traceback")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rmqwire",
+        description="Tools for the Apache RocketMQ remoting protocol: an embedded broker, a sender, a frame decoder.",
+        epilog="Run 'rmqwire COMMAND --help' for the options of one command.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"rmqwire {version()}",
+                        help="print the version and exit")
+    _add_common(parser, False)
+    common = _Parser(add_help=False)
+    _add_common(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=description, parents=[common], formatter_class=_Formatter)
+
+    demo = command("demo", "run the producer walkthrough against the embedded broker",
+                   "Start an embedded name server and broker, run a producer through its whole "
+                   "workflow against them and print each step and every frame exchanged.")
+    demo.add_argument("--quiet", action="store_true", help="print the steps only, not the frames")
+    demo.add_argument("--record", metavar="FILE", help="also record every frame to a msgpack trace "
+                      "(read it back with 'rmqwire decode FILE')")
+
+    serve = command("serve", "run the embedded name server and broker until Ctrl-C or SIGTERM",
+                    "Run rmqwire's embedded name server and one broker (broker-a, cluster DefaultCluster; "
+                    "topics are created on first send) until Ctrl-C or SIGTERM. For tests and demos: "
+                    "messages are kept in memory only.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    serve.add_argument("--namesrv-port", type=_int_in(0, 65535, "port"), default=9876, metavar="PORT",
+                       help="the name server's port (0 picks a free one)")
+    serve.add_argument("--broker-port", type=_int_in(0, 65535, "port"), default=10911, metavar="PORT",
+                       help="the broker's port (0 picks a free one)")
+    serve.add_argument("--record-requests", action="store_true",
+                       help="keep every request received in memory, as the test fixtures do "
+                            "(off by default: it grows without bound)")
+
+    send = command("send", "send a message (or --count of them) to any cluster",
+                   "Send one message, or the same message --count times, through a name server. "
+                   "The body is the BODY argument (as bytes, exactly as given), '-' for standard "
+                   "input, or --body-file PATH. Prints the send result, or with --count a summary; "
+                   "exits 0 only if every send was stored.")
+    send.add_argument("body", nargs="?", metavar="BODY", help="the message body; '-' reads it from standard input")
+    send.add_argument("--body-file", metavar="PATH", help="read the body from this file ('-' = standard input)")
+    send.add_argument("--namesrv", metavar="HOST:PORT[;HOST:PORT]",
+                      help="name server addresses (default: the NAMESRV_ADDR environment variable)")
+    send.add_argument("--topic", required=True, help="the topic to send to (required)")
+    send.add_argument("--group", default="rmqwire-cli", help="the producer group")
+    send.add_argument("--tags", help="the message's tag (none by default)")
+    send.add_argument("--keys", help="the message's keys, separated by spaces (none by default)")
+    send.add_argument("--property", action="append", metavar="KEY=VALUE",
+                      help="a user property; repeat for more (none by default)")
+    send.add_argument("--delay-level", type=_int_in(1, 18, "delay level"), metavar="1..18",
+                      help="deliver after the broker's delay level: 1=1s 2=5s 3=10s 4=30s 5=1m ... 18=2h "
+                           "(no delay by default)")
+    send.add_argument("--timeout", type=_seconds, default=3.0, metavar="SECONDS",
+                      help="time allowed for each send, retries included, and for each name server request")
+    send.add_argument("--serialize-type", type=str.upper, choices=[t.name for t in SerializeType],
+                      default=SerializeType.JSON.name, help="the header serialisation (Java's default is JSON)")
+    send.add_argument("--max-message-size", type=_int_in(1, 2**31 - 1, "size"), default=_MAX_MESSAGE_SIZE,
+                      metavar="BYTES", help="the largest body the producer accepts (Java's maxMessageSize); "
+                                            "the broker has its own limit")
+    send.add_argument("--count", type=_int_in(1, 2**31 - 1, "count"), default=1, metavar="N",
+                      help="send the message N times; a progress bar on a terminal, then a summary "
+                           "(msgs/s, p50/p99 latency); failed sends are counted, not fatal")
+    send.add_argument("--in-flight", type=_int_in(1, 10000, "in-flight"), default=1, metavar="K",
+                      help="with --count: sends awaited at once")
+    send.add_argument("--record", metavar="FILE", help="record every frame to a msgpack trace "
+                      "(read it back with 'rmqwire decode FILE')")
+
+    dec = command("decode", "pretty-print frames: hex, a raw capture file, or a msgpack trace",
+                  "Print every record of each INPUT, numbered from 1. A record that does not decode is "
+                  "reported (number, error class, message) and decoding goes on with the next one; "
+                  "the exit status is 1 if any record was bad.")
+    dec.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="hex (whitespace allowed), a file of frames back to back, a hex text file, "
+                          "a msgpack trace, or '-' for standard input")
+    return parser
+
+
+# --------------------------------------------------------------------------- logging
+
+
+@contextlib.contextmanager
+def _logging(verbose: bool, quiet_level: int, stream: TextIO) -> Iterator[None]:
+    """Route the ``rmqwire`` loggers to ``stream`` for the duration of one
+    command (restored afterwards: ``main`` may run inside another program)."""
+    logger = logging.getLogger("rmqwire")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s",
+                                           "%Y-%m-%d %H:%M:%S"))
+    saved = logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG if verbose else quiet_level)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 # --------------------------------------------------------------------------- decode
 
 
-def _frames_from_input(arg: str) -> list[tuple[str, RemotingCommand]]:
-    if os.path.exists(arg):
-        with open(arg, "rb") as fh:
-            data = fh.read()
-        if data[:1] in (b"\x81", b"\x82", b"\x83", b"\x84", b"\x85") and b"rmqwire-trace" in data[:40]:
-            return [(f"#{r.seq} {r.direction} {r.role}", decode(r.wire)) for r in unpack_records(data)]
+def _decode(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: BinaryIO | None) -> int:
+    bad_inputs: list[str] = []
+    bad_records = total = 0
+    for arg in args.inputs:
+        if len(args.inputs) > 1:
+            print(f"== {arg}", file=out)
         try:
-            text = data.decode("ascii").strip()
-            if text and all(c in "0123456789abcdefABCDEF \n\r\t" for c in text):
-                data = binascii.unhexlify("".join(text.split()))
-        except (UnicodeDecodeError, binascii.Error):
-            pass
-    else:
-        try:
-            data = binascii.unhexlify("".join(arg.split()))
-        except binascii.Error:
-            raise CodecError(f"{arg!r} is neither a file nor hex") from None
-    decoder = FrameDecoder()
-    frames = [(f"#{i}", cmd) for i, cmd in enumerate(decoder.feed(data), 1)]
-    if decoder.buffered:
-        raise CodecError(f"{decoder.buffered} bytes after the last whole frame")
-    return frames
+            tally = decode_input(arg, out, stdin)
+        except CliError as exc:
+            if len(args.inputs) == 1:
+                raise
+            print(f"rmqwire: {exc}", file=err)
+            bad_inputs.append(arg)
+            continue
+        total += tally.records
+        bad_records += len(tally.bad)
+        if tally.bad:
+            numbers = ", ".join(f"#{n}" for n in tally.bad[:10]) + (", ..." if len(tally.bad) > 10 else "")
+            print(f"rmqwire: decode: {tally.name}: {len(tally.bad)} of "
+                  f"{tally.records} records bad ({numbers})", file=err)
+    return 1 if bad_records or bad_inputs else 0
 
 
-def cmd_decode(args: argparse.Namespace, out: TextIO) -> int:
-    for label, cmd in _frames_from_input(args.input):
-        print(f"{label}: {describe(cmd)}", file=out)
-    return 0
+# --------------------------------------------------------------------------- demo
 
 
-# --------------------------------------------------------------------------- demo / serve / send
-
-
-def _printer(out: TextIO):  # type: ignore[no-untyped-def]
+def _printer(out: TextIO) -> FrameObserver:
     def observe(direction: str, role: str, addr: str, frame: bytes) -> None:
         arrow = "->" if direction == "out" else "<-"
         try:
@@ -116,14 +257,16 @@ def _printer(out: TextIO):  # type: ignore[no-untyped-def]
 
 
 async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
-    from .producer import AsyncProducer, Message
+    from . import AsyncProducer, Message
     from .testing import LocalBroker
 
     def step(text: str) -> None:
         print(f"\n== {text}", file=out)
 
     step("starting the embedded name server and broker (LocalBroker)")
-    async with LocalBroker() as broker:
+    broker = LocalBroker()
+    await broker.start()
+    try:
         print(f"   name server {broker.namesrv_addr}, brokers {broker.broker_addrs}", file=out)
         printer = _printer(out) if verbose else None
         recorder = None
@@ -153,7 +296,8 @@ async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
         for label, msg in sends:
             step(f"send {label}")
             result = await producer.send(msg)
-            print(f"   {result.status.value}: msg id {result.msg_id}, queue {result.message_queue.queue_id}, offset {result.queue_offset}", file=out)
+            print(f"   {result.status.value}: msg id {result.msg_id}, queue {result.message_queue.queue_id}, "
+                  f"offset {result.queue_offset}", file=out)
         step("send_oneway (flag bit 1: the broker does not answer)")
         await producer.send_oneway(Message(topic, b"fire and forget"))
         step("send_batch of three messages (SEND_BATCH_MESSAGE)")
@@ -182,8 +326,55 @@ async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
                 body = repr(m.payload[:40])
             print(f"   queue {m.queue_id} offset {m.queue_offset}: {body}{'...' if len(m.payload) > 40 else ''} "
                   f"uniq {m.properties.get(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)}", file=out)
+    finally:
+        await broker.stop()
     step("done")
     return 0
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether binding ``host:port`` fails with EADDRINUSE (asked only after
+    a failed start, to say which port it was)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return False
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's create_server does
+            try:
+                probe.bind(addr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def _listen_failure(exc: OSError, args: argparse.Namespace) -> CliError:
+    host = args.host
+    if isinstance(exc, socket.gaierror):
+        return CliError(f"serve: cannot resolve --host {host}: {exc.strerror or exc}")
+    if exc.errno == errno.EADDRINUSE:
+        ports = [(what, option, port) for what, option, port in (
+            ("name server", "--namesrv-port", args.namesrv_port), ("broker", "--broker-port", args.broker_port))
+            if port and _port_in_use(host, port)]
+        if not ports:  # it went free since: name both
+            ports = [("name server", "--namesrv-port", args.namesrv_port), ("broker", "--broker-port", args.broker_port)]
+        where = " and ".join(f"{host}:{port} (the {what} port)" for what, _, port in ports)
+        options = " / ".join(option for _, option, _ in ports)
+        return CliError(f"serve: cannot listen on {where}: address already in use; stop whatever listens there "
+                        f"(another 'rmqwire serve' or a RocketMQ server?) or choose another port with {options} "
+                        f"(0 picks a free one)")
+    if exc.errno == errno.EACCES:
+        return CliError(f"serve: cannot listen on {host}: permission denied (ports below 1024 need privileges; "
+                        f"choose another with --namesrv-port / --broker-port)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return CliError(f"serve: cannot listen on {host}: not an address of this machine (--host)")
+    return CliError(f"serve: cannot listen on {host} (ports {args.namesrv_port}, {args.broker_port}): "
+                    f"{exc.strerror or exc}")
 
 
 async def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -192,70 +383,137 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
             loop.add_signal_handler(sig, stop.set)
-    async with LocalBroker(host=args.host, namesrv_port=args.namesrv_port, broker_port=args.broker_port) as broker:
-        print(f"name server {broker.namesrv_addr}; brokers {broker.broker_addrs}; Ctrl-C or SIGTERM stops", file=out, flush=True)
-        await stop.wait()
-    print("stopped", file=out)
-    return 0
-
-
-async def _send(args: argparse.Namespace, out: TextIO) -> int:
-    from .producer import AsyncProducer, Message
-
-    props = {}
-    for item in args.property or ():
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--property wants KEY=VALUE, not {item!r}")
-        props[key] = value
-    async with AsyncProducer(args.group, namesrv_addr=args.namesrv, trace=args.record) as producer:
-        msg = Message(args.topic, args.body.encode("utf-8"), tags=args.tags, keys=args.keys, properties=props or None)
-        result = await producer.send(msg)
-    print(f"{result.status.value} msg_id={result.msg_id} offset_msg_id={result.offset_msg_id} "
-          f"queue={result.message_queue.broker_name}:{result.message_queue.queue_id} offset={result.queue_offset}", file=out)
-    return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rmqwire", description="RocketMQ remoting protocol tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the producer walkthrough against the embedded broker")
-    demo.add_argument("--quiet", action="store_true", help="steps only, no frames")
-    demo.add_argument("--record", metavar="FILE", help="also record every frame to a msgpack trace")
-    serve = sub.add_parser("serve", help="run the embedded name server and broker until SIGTERM/SIGINT")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--namesrv-port", type=int, default=9876)
-    serve.add_argument("--broker-port", type=int, default=10911)
-    send = sub.add_parser("send", help="send one message to any cluster")
-    send.add_argument("--namesrv", required=True, help="host:port[;host:port]")
-    send.add_argument("--topic", required=True)
-    send.add_argument("--group", default="rmqwire-cli")
-    send.add_argument("--tags")
-    send.add_argument("--keys")
-    send.add_argument("--property", action="append", metavar="KEY=VALUE")
-    send.add_argument("--record", metavar="FILE", help="record every frame to a msgpack trace")
-    send.add_argument("body")
-    dec = sub.add_parser("decode", help="pretty-print frames: hex, a raw capture file, or a msgpack trace")
-    dec.add_argument("input", help="hex string or file")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point of the ``rmqwire`` command."""
-    out = out or sys.stdout
-    args = _parser().parse_args(argv)
+    broker = LocalBroker(host=args.host, namesrv_port=args.namesrv_port, broker_port=args.broker_port,
+                         record_requests=args.record_requests)
     try:
-        if args.command == "decode":
-            return cmd_decode(args, out)
-        if args.command == "demo":
-            return asyncio.run(_demo(out, not args.quiet, args.record))
-        if args.command == "serve":
-            return asyncio.run(_serve(args, out))
-        if args.command == "send":
-            return asyncio.run(_send(args, out))
-    except RocketMQError as exc:
-        print(f"rmqwire: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    return 2
+        await broker.start()
+    except OSError as exc:
+        raise _listen_failure(exc, args) from None
+    try:
+        brokers = ", ".join(f"{name} {addr}" for name, addr in broker.broker_addrs.items())
+        recording = "on" if args.record_requests else "off"
+        print(f"name server {broker.namesrv_addr}; broker {brokers}; request recording {recording}; "
+              f"Ctrl-C or SIGTERM stops", file=out, flush=True)
+        await stop.wait()
+    finally:
+        await broker.stop()
+    print("stopped", file=out, flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------- send
+
+
+async def _send(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: BinaryIO | None) -> int:
+    from . import AsyncProducer, Message
+
+    namesrv = args.namesrv or os.environ.get("NAMESRV_ADDR")
+    if not namesrv:
+        raise CliError("send: no name server: give --namesrv HOST:PORT or set NAMESRV_ADDR", 2)
+    body = read_body(args.body, args.body_file, stdin)
+    if len(body) > args.max_message_size:
+        raise CliError(f"send: the body is {len(body)} bytes, over --max-message-size {args.max_message_size} "
+                       f"(Java's default limit; raise it if the broker takes larger messages)")
+    msg = Message(args.topic, body, tags=args.tags, keys=args.keys,
+                  properties=parse_properties(args.property) or None, delay_level=args.delay_level)
+    producer = AsyncProducer(
+        args.group, namesrv_addr=namesrv, send_timeout=args.timeout, request_timeout=args.timeout,
+        serialize_type=SerializeType[args.serialize_type], max_message_size=args.max_message_size,
+        trace=args.record,
+    )
+    async with producer:
+        if args.count == 1:
+            result = await producer.send(msg)
+            print(f"{result.status.value} msg_id={result.msg_id} offset_msg_id={result.offset_msg_id} "
+                  f"queue={result.message_queue.broker_name}:{result.message_queue.queue_id} "
+                  f"offset={result.queue_offset}", file=out)
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)  # Ctrl-C: finish what is in flight, then summarise
+        try:
+            stats = await send_many(producer, msg, args.count, in_flight=args.in_flight,
+                                    progress=Progress(args.count, err), stop=stop)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
+    print(stats.summary(), file=out, flush=True)
+    if stats.failed:
+        print(f"rmqwire: {stats.failure_line()}", file=err)
+    if stats.interrupted:
+        return 130
+    return 0 if stats.all_sent else 1
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: BinaryIO | None = None,
+) -> int:
+    """Entry point of the ``rmqwire`` command; returns the exit status.
+
+    ``out``/``err``/``stdin`` default to the process's standard streams
+    (``stdin`` read as bytes).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if stdin is None:
+        stdin = getattr(sys.stdin, "buffer", None)
+    try:
+        # argparse writes --help/--version and usage errors to sys.stdout/stderr
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    debug = bool(args.debug)
+    verbose = bool(args.verbose) or debug
+    command = args.command
+    # A server's warnings are its log; a one-shot command's failure is its one line.
+    quiet_level = logging.WARNING if command == "serve" else logging.CRITICAL + 1
+    failure: BaseException
+    with _logging(verbose, quiet_level, err):
+        try:
+            if command == "decode":
+                return _decode(args, out, err, stdin)
+            if command == "demo":
+                return asyncio.run(_demo(out, not args.quiet, args.record))
+            if command == "serve":
+                return asyncio.run(_serve(args, out))
+            if command == "send":
+                return asyncio.run(_send(args, out, err, stdin))
+            raise CliError(f"unknown command {command!r}", 2)  # pragma: no cover - argparse checks choices
+        except KeyboardInterrupt:
+            print("rmqwire: interrupted", file=err)
+            return 130
+        except BrokenPipeError:
+            # The reader went away (`rmqwire decode x | head`): nothing to say
+            # to it, and nothing left to flush into the closed pipe at exit.
+            if out is sys.stdout:
+                with contextlib.suppress(OSError, ValueError):
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except CliError as exc:
+            failure, message, code = exc, str(exc), exc.exit_code
+        except RocketMQError as exc:
+            failure, message, code = exc, f"{command}: {type(exc).__name__}: {_one_line(exc)}", 1
+        except OSError as exc:
+            failure, message, code = exc, f"{command}: {exc.strerror or _one_line(exc)}" + (
+                f": {exc.filename}" if exc.filename else ""), 1
+        except Exception as exc:  # deliberate: even a bug is one line, and --debug shows where
+            failure, message, code = exc, (f"{command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
+                                           f"(a bug in rmqwire; --debug prints the traceback)"), 1
+        if debug:
+            traceback.print_exception(type(failure), failure, failure.__traceback__, file=err)
+        print(f"rmqwire: {message}", file=err)
+        return code
