@@ -16,6 +16,7 @@ import itertools
 import logging
 import ssl as _ssl
 from collections.abc import Iterator
+from dataclasses import replace
 
 from ..codec.command import RemotingCommand
 from ..codec.enums import LanguageCode, RequestCode
@@ -29,7 +30,7 @@ from .server import RemotingListener, ServerConnection, TaskSet
 from .store import MessageStore
 from .topics import TopicTable
 
-__all__ = ["BrokerController", "notify_consumer_ids_changed_request"]
+__all__ = ["BrokerController", "notify_consumer_ids_changed_request", "as_broker"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,14 @@ def notify_consumer_ids_changed_request(group: str) -> RemotingCommand:
         language=LanguageCode.JAVA,
         version=SERVER_VERSION,
     )
+
+
+def as_broker(request: RemotingCommand) -> RemotingCommand:
+    """``request`` as this broker sends it: language JAVA and the server's
+    version (``RemotingCommand.createRequestCommand`` on a Java broker)."""
+    if request.language == LanguageCode.JAVA and request.version == SERVER_VERSION:
+        return request
+    return replace(request, language=LanguageCode.JAVA, version=SERVER_VERSION)
 
 
 class BrokerController:
@@ -147,7 +156,9 @@ class BrokerController:
 
     def send_oneway_to_client(self, client_id: str, request: RemotingCommand) -> int:
         """Send a oneway request (e.g. CHECK_TRANSACTION_STATE, which a Java
-        broker sends oneway) to ``client_id``; returns its opaque."""
+        broker sends oneway) to ``client_id``, as the broker (language JAVA,
+        the server's version); returns its opaque."""
+        request = as_broker(request)
         if not request.is_oneway:
             raise ClientError("send_oneway_to_client() needs a oneway request; use request_client() to await an answer")
         return self.channel_of(client_id).send_oneway(request)
@@ -155,6 +166,7 @@ class BrokerController:
     async def request_client(self, client_id: str, request: RemotingCommand, timeout: float) -> RemotingCommand:
         """``Broker2Client.callClient``: send a two-way request (e.g.
         GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY) to ``client_id``
-        and return its answer; :class:`~codec.errors.RequestTimeoutError` or
+        as the broker (language JAVA, the server's version) and return its
+        answer; :class:`~codec.errors.RequestTimeoutError` or
         :class:`~codec.errors.ConnectionClosedError` otherwise."""
-        return await self.channel_of(client_id).request(request, timeout)
+        return await self.channel_of(client_id).request(as_broker(request), timeout)
