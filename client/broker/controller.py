@@ -79,6 +79,10 @@ class BrokerController:
     ) -> None:
         self.name = name
         self.config = config
+        #: Tracked tasks, cancelled when the cluster stops: a processor that
+        #: must await something (push a reply to another client, wait for a
+        #: check-back) returns ``ctx.defer()`` and spawns the work here.
+        self.tasks = tasks
         self.topics = topics
         self.clients = clients
         self.store = MessageStore(

@@ -158,10 +158,8 @@ class Dispatcher:
                     return
                 delay = fault.seconds
         result = self._process(conn, cmd, delay)
-        if result is None or type(result) is DeferredReply or cmd.is_oneway:
-            return
-        assert isinstance(result, RemotingCommand), result
-        conn.send_response(result, delay)
+        if isinstance(result, RemotingCommand) and not cmd.is_oneway:
+            conn.send_response(result, delay)
 
     def _process(self, conn: ServerConnection, cmd: RemotingCommand, delay: float) -> RemotingCommand | DeferredReply | None:
         ctx = RequestContext(self.label, conn, cmd, delay)

@@ -82,12 +82,6 @@ class Channel(Protocol):
         ...
 
 
-#: What a processor returns: a response now, one later, or nothing.
-ProcessorResult: TypeAlias = "RemotingCommand | DeferredReply | None"
-#: ``processor(request, ctx)``.
-RequestProcessor: TypeAlias = Callable[[RemotingCommand, "RequestContext"], "RemotingCommand | DeferredReply | None"]
-
-
 def reply(
     request: RemotingCommand,
     code: int,
@@ -121,6 +115,8 @@ class DeferredReply:
     response when it is ready.  The connection cancels it when it closes, so
     a holder learns of that through :meth:`add_done_callback`.  A delay
     fault injected for the request delays the answer from :meth:`resolve` on.
+    Like everything that writes to a connection, call it on the broker's
+    event loop (from another thread: ``loop.call_soon_threadsafe``).
     """
 
     __slots__ = ("request", "channel", "_delay", "_state", "_callbacks")
@@ -220,6 +216,12 @@ class RequestContext:
             self.deferred = DeferredReply(self.request, self.channel, self._delay)
             self.channel.track(self.deferred)
         return self.deferred
+
+
+#: What a processor returns: a response now, one later, or nothing.
+ProcessorResult: TypeAlias = RemotingCommand | DeferredReply | None
+#: ``processor(request, ctx) -> ProcessorResult``.
+RequestProcessor: TypeAlias = Callable[[RemotingCommand, RequestContext], ProcessorResult]
 
 
 class ProcessorRegistry:
