@@ -99,3 +99,13 @@ def test_the_push_table_prefers_the_latest_heartbeat_and_open_connections() -> N
     new.is_open = False
     assert m.channels_of("c1", "a") == [old]
     assert m.clients["c1"].brokers == {"a", "b"}
+
+
+def test_a_connection_that_changes_its_client_id_counts_as_the_new_one() -> None:
+    m = ClientManager(["a"])
+    one = FakeChannel(1)
+    m.heartbeat("a", one, beat("old-id"), LanguageCode.JAVA, 409, now=1)
+    m.heartbeat("a", one, beat("new-id"), LanguageCode.JAVA, 409, now=2)
+    assert (m.channels_of("old-id"), m.channels_of("new-id")) == ([], [one])
+    m.channel_closed("a", one)
+    assert m.client_ids() == []

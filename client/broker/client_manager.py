@@ -122,6 +122,7 @@ class ClientManager:
         self._tables = {name: _BrokerTables() for name in broker_names}
         # client id -> connection id -> (broker, ClientChannel): the push table
         self._by_client: dict[str, dict[int, tuple[str, ClientChannel]]] = {}
+        self._client_of: dict[int, str] = {}  # connection id -> the client id it heartbeats as
         self._clients: dict[str, ClientInfo] = {}
         self._heartbeats: list[HeartbeatRecord] = []
         self._unregistered: list[UnregisterRecord] = []
@@ -146,6 +147,11 @@ class ClientManager:
         with self._lock:
             tables = self._tables[broker]
             self._heartbeats.append((broker, data, language, version))
+            before = self._client_of.get(channel.id)
+            if before is not None and before != data.client_id:
+                # Java logs "[BUG] consumer channel exist in broker, but clientId not equal" and takes the new one.
+                self._forget_connection(before, channel.id)
+            self._client_of[channel.id] = data.client_id
             self._by_client.setdefault(data.client_id, {})[channel.id] = (broker, info)
             for producer in data.producer_data_set:
                 tables.producers.setdefault(producer.group_name, {})[channel.id] = info
@@ -219,12 +225,17 @@ class ClientManager:
                 if not group.channels:
                     del tables.consumers[name]
                 changed.append(name)
-            for client_id in [c for c, conns in self._by_client.items() if channel.id in conns]:
-                conns = self._by_client[client_id]
-                del conns[channel.id]
-                if not conns:
-                    del self._by_client[client_id]
+            client_id = self._client_of.pop(channel.id, None)
+            if client_id is not None:
+                self._forget_connection(client_id, channel.id)
         return changed
+
+    def _forget_connection(self, client_id: str, channel_id: int) -> None:
+        conns = self._by_client.get(client_id)
+        if conns is not None:
+            conns.pop(channel_id, None)
+            if not conns:
+                del self._by_client[client_id]
 
     # ------------------------------------------------------------------ lookups
 
