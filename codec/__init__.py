@@ -43,7 +43,7 @@ from .message import (
     parse_offset_msg_id,
     parse_unique_id,
 )
-from .session import ClientSession
+from .session import BufferBudget, ClientSession, ServerSession
 from .stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
 __all__ = [
@@ -56,6 +56,8 @@ __all__ = [
     "DEFAULT_VERSION",
     "MQVersion",
     "ClientSession",
+    "ServerSession",
+    "BufferBudget",
     # constants
     "RequestCode",
     "ResponseCode",

@@ -149,6 +149,8 @@ __all__ = [
     "SYSTEM_TOPIC_PREFIX",
     "NOT_ALLOWED_SEND_TOPICS",
     "SYSTEM_TOPICS",
+    "VALID_NAME_CHARS",
+    "VALID_NAME_PATTERN",
     "validate_topic",
     "validate_group",
 ]
@@ -788,9 +790,14 @@ SYSTEM_TOPICS: Final[frozenset[str]] = NOT_ALLOWED_SEND_TOPICS | {
     "CHECKPOINT_TOPIC",
 }
 
-# ASCII only: str.isalnum() and \w would admit every script's letters and digits.
-_VALID_NAME = re.compile(r"[%|a-zA-Z0-9_-]+")
-_VALID_CHARS = "^[%|a-zA-Z0-9_-]+$"
+#: ``TopicValidator.VALID_PATTERN_STR``: the characters a topic or group name
+#: may hold, as Java's messages quote it; :data:`VALID_NAME_PATTERN` is the
+#: same rule compiled for ``fullmatch``.  ASCII only: ``str.isalnum()`` and
+#: ``\w`` would admit every script's letters and digits.
+VALID_NAME_CHARS: Final = "^[%|a-zA-Z0-9_-]+$"
+VALID_NAME_PATTERN: Final = re.compile(r"[%|a-zA-Z0-9_-]+")
+_VALID_NAME = VALID_NAME_PATTERN
+_VALID_CHARS = VALID_NAME_CHARS
 
 
 def validate_topic(topic: str) -> None:

@@ -1,14 +1,30 @@
-"""``ClientSession``: the client side of one remoting connection, sans I/O.
+"""``ClientSession`` and ``ServerSession``: the two ends of one remoting
+connection, sans I/O.
 
 Mirrors the request bookkeeping of Java's ``NettyRemotingAbstract`` (its
 ``responseTable`` of ``ResponseFuture`` keyed by opaque,
-``processResponseCommand``, ``scanResponseTable``) without Netty: no sockets,
-no asyncio, no clocks, as h11 and aioquic are shaped.  Bytes go in through
-:meth:`ClientSession.receive_data` and come out of :meth:`~ClientSession.send_request`
-/ :meth:`~ClientSession.send_response`; time is an argument (``now``), and
-the caller arms one timer at :meth:`~ClientSession.get_timer` and calls
-:meth:`~ClientSession.handle_timer` when it fires, so tests never sleep.
+``processResponseCommand``, ``scanResponseTable``), which Java's
+``NettyRemotingClient`` and ``NettyRemotingServer`` share, without Netty: no
+sockets, no asyncio, no clocks, as h11 and aioquic are shaped.  Either end
+may send requests and answer the peer's: a client sends SEND_MESSAGE and
+answers CHECK_TRANSACTION_STATE; a broker answers SEND_MESSAGE and sends
+NOTIFY_CONSUMER_IDS_CHANGED or GET_CONSUMER_RUNNING_INFO.  So both sessions
+are one machine (:class:`RemotingSession`); the subclasses name the end and
+keep its defaults.
+
+Bytes go in through :meth:`RemotingSession.receive_data` and come out of
+:meth:`~RemotingSession.send_request` / :meth:`~RemotingSession.send_response`;
+time is an argument (``now``), and the caller arms one timer at
+:meth:`~RemotingSession.get_timer` and calls
+:meth:`~RemotingSession.handle_timer` when it fires, so tests never sleep.
 What happened is reported as events (frozen dataclasses).
+
+Memory is bounded per connection by ``max_frame_size`` (the decoder refuses
+a longer frame as soon as its length is read) and, across connections, by an
+optional shared :class:`BufferBudget`: the bytes of unfinished frames all its
+sessions hold together.  The session whose data would take the total over
+the budget is refused with a :class:`~codec.errors.FrameError`, as an
+over-long frame is, and the server closes that connection.
 """
 
 from __future__ import annotations
@@ -18,11 +34,14 @@ import math
 from dataclasses import dataclass
 
 from .command import RemotingCommand, encode
-from .errors import ClientError, ConfigError, ConnectionClosedError, RequestTimeoutError
+from .errors import ClientError, CodecError, ConfigError, ConnectionClosedError, FrameError, RequestTimeoutError
 from .stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
 __all__ = [
+    "RemotingSession",
     "ClientSession",
+    "ServerSession",
+    "BufferBudget",
     "Event",
     "ResponseReceived",
     "RequestReceived",
@@ -38,7 +57,7 @@ MAX_OPAQUE = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Base of everything a :class:`ClientSession` reports."""
+    """Base of everything a session reports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +71,10 @@ class ResponseReceived(Event):
 
 @dataclass(frozen=True, slots=True)
 class RequestReceived(Event):
-    """A request the peer initiated (flag bit 0 clear), e.g.
-    CHECK_TRANSACTION_STATE.  Answer it with :meth:`ClientSession.send_response`
-    of ``command.reply(...)``, unless it is oneway."""
+    """A request the peer initiated (flag bit 0 clear): SEND_MESSAGE at a
+    broker, CHECK_TRANSACTION_STATE at a client.  Answer it with
+    :meth:`RemotingSession.send_response` of ``command.reply(...)``, unless
+    it is oneway."""
 
     command: RemotingCommand
 
@@ -102,12 +122,35 @@ class _Pending:
     timeout: float
 
 
+class BufferBudget:
+    """A cap on the bytes of unfinished frames that several sessions hold
+    together (e.g. every connection of one server).
+
+    ``used`` is what they hold now.  A session whose data would take ``used``
+    over ``limit`` is refused (``receive_data`` raises
+    :class:`~codec.errors.FrameError`) and gives its share back; so a peer
+    trickling one long frame cannot pin memory that other connections need,
+    and forty of them cannot take the server to forty frames' worth.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        if type(limit) is not int or limit < 0:
+            raise ConfigError(f"a buffer budget must be an int of bytes >= 0, not {limit!r}")
+        self.limit = limit
+        self.used = 0
+
+    def __repr__(self) -> str:
+        return f"BufferBudget(limit={self.limit}, used={self.used})"
+
+
 # Theory of operation
 # -------------------
 # The session has two states, open and closed (after connection_lost), and
 # one table: ``_pending`` maps the opaque of every two-way request sent and
-# not yet answered, timed out or failed to its entry.  A dict, because a
-# broker may answer out of order.
+# not yet answered, timed out or failed to its entry.  A dict, because the
+# peer may answer out of order.
 #
 # Opaques are handed out from a counter that wraps from MAX_OPAQUE to 0 and
 # skips values still in ``_pending``, so two live requests never share one.
@@ -115,7 +158,7 @@ class _Pending:
 # nothing answers them.
 #
 # Incoming frames are told apart by flag bit 0 alone, as Java does: requests
-# the broker initiates carry the broker's own opaques, which may equal one of
+# the peer initiates carry the peer's own opaques, which may equal one of
 # ours, so an opaque never makes a request a response.
 #
 # Deadlines live in a min-heap of (deadline, serial, entry).  Answering a
@@ -126,25 +169,42 @@ class _Pending:
 # only while ``_pending[entry.opaque] is entry``, which stays right when an
 # opaque is reused after its first request ended.
 #
+# With a BufferBudget, ``_held`` is this session's share of ``budget.used``:
+# the decoder's unfinished bytes after the last receive_data.  Every exit
+# (a refusal, a codec error, connection_lost) gives the share back.
+#
 # On connection_lost every pending request fails, in sending order, and the
 # session refuses to send from then on.  A codec error from receive_data is
 # not handled here: the stream is out of sync, the transport must close the
 # connection and then call connection_lost.
 
 
-class ClientSession:
-    """One client connection's request/response matching and timeouts.
+class RemotingSession:
+    """One connection's request/response matching, timeouts and framing.
 
-    ``first_opaque`` is where opaque assignment starts (Java, C++: 0).
+    ``first_opaque`` is where opaque assignment starts; ``budget`` (optional)
+    caps the unfinished-frame bytes held together with other sessions.  Use
+    :class:`ClientSession` or :class:`ServerSession`.
     """
 
-    __slots__ = ("_decoder", "_pending", "_heap", "_stale", "_serial", "_next_opaque", "_closed")
+    __slots__ = (
+        "_decoder", "_pending", "_heap", "_stale", "_serial", "_next_opaque", "_closed",
+        "_budget", "_held", "_refused",
+    )
 
-    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, *, first_opaque: int = 0) -> None:
+    def __init__(
+        self,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        *,
+        first_opaque: int = 0,
+        budget: BufferBudget | None = None,
+    ) -> None:
         if max_frame_size < 8:
             raise ConfigError(f"max_frame_size must be at least 8 bytes, not {max_frame_size}")
         if not 0 <= first_opaque <= MAX_OPAQUE:
             raise ConfigError(f"first_opaque must be within 0..{MAX_OPAQUE}, not {first_opaque}")
+        if budget is not None and not isinstance(budget, BufferBudget):
+            raise TypeError(f"budget must be a BufferBudget, not {type(budget).__name__}")
         self._decoder = FrameDecoder(max_frame_size)
         self._pending: dict[int, _Pending] = {}
         self._heap: list[tuple[float, int, _Pending]] = []
@@ -152,6 +212,9 @@ class ClientSession:
         self._serial = 0
         self._next_opaque = first_opaque
         self._closed = False
+        self._budget = budget
+        self._held = 0
+        self._refused: CodecError | None = None
 
     # ----------------------------------------------------------------- state
 
@@ -164,6 +227,11 @@ class ClientSession:
     def closed(self) -> bool:
         """Whether :meth:`connection_lost` was called."""
         return self._closed
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet make a whole frame."""
+        return self._decoder.buffered
 
     # ----------------------------------------------------------------- sending
 
@@ -223,13 +291,22 @@ class ClientSession:
         :class:`ResponseReceived`, :class:`RequestReceived` and
         :class:`UnmatchedResponse`, in arrival order.
 
-        A malformed stream raises a :class:`~codec.errors.CodecError`; the
-        connection is then unusable and should be closed.
+        A malformed stream, a frame over ``max_frame_size`` or data that would
+        take a shared :class:`BufferBudget` over its limit raise a
+        :class:`~codec.errors.CodecError`; the connection is then unusable
+        and should be closed.
         """
         if self._closed:
             raise ConnectionClosedError("cannot receive: the connection is closed")
+        if self._refused is not None:
+            raise FrameError(f"session is unusable after an earlier error: {self._refused}")
+        budget = self._budget
+        if budget is None:
+            commands = self._decoder.feed(data)
+        else:
+            commands = self._feed_within(budget, data)
         events: list[Event] = []
-        for cmd in self._decoder.feed(data):
+        for cmd in commands:
             if not cmd.is_response:
                 events.append(RequestReceived(cmd))
                 continue
@@ -240,6 +317,34 @@ class ClientSession:
             self._note_stale()
             events.append(ResponseReceived(entry.opaque, entry.request, cmd))
         return events
+
+    def _feed_within(self, budget: BufferBudget, data: bytes | bytearray | memoryview) -> list[RemotingCommand]:
+        try:
+            commands = self._decoder.feed(data)
+        except CodecError as exc:
+            self._refuse(exc)  # the decoder dropped what it held
+            raise
+        held = self._decoder.buffered
+        budget.used += held - self._held
+        self._held = held
+        if held and budget.used > budget.limit:
+            error = FrameError(
+                f"{held} bytes of an unfinished frame would take the bytes buffered across connections "
+                f"to {budget.used}, over the budget of {budget.limit}"
+            )
+            self._refuse(error)
+            raise error
+        return commands
+
+    def _refuse(self, error: CodecError) -> None:
+        self._refused = error
+        self._release()
+        self._decoder = FrameDecoder(self._decoder.max_frame_size)  # drop the bytes held
+
+    def _release(self) -> None:
+        if self._budget is not None and self._held:
+            self._budget.used -= self._held
+        self._held = 0
 
     # ----------------------------------------------------------------- time
 
@@ -282,9 +387,11 @@ class ClientSession:
     def connection_lost(self, exc: BaseException | None = None) -> list[RequestFailed]:
         """The connection is gone: fail every pending request (in sending
         order) with a :class:`~codec.errors.ConnectionClosedError` whose
-        ``__cause__`` is ``exc``.  Further sends raise
-        ``ConnectionClosedError``.  Calling it again returns nothing."""
+        ``__cause__`` is ``exc``, and give back what a :class:`BufferBudget`
+        lent.  Further sends raise ``ConnectionClosedError``.  Calling it
+        again returns nothing."""
         self._closed = True
+        self._release()
         reason = f": {exc}" if exc is not None else ""
         events: list[RequestFailed] = []
         for opaque, entry in self._pending.items():
@@ -297,3 +404,25 @@ class ClientSession:
         self._heap.clear()
         self._stale = 0
         return events
+
+
+class ClientSession(RemotingSession):
+    """The client end of one connection (Java's ``NettyRemotingClient``):
+    sends requests to a name server or broker and answers the requests a
+    broker initiates.  ``first_opaque`` is where opaque assignment starts
+    (Java, C++: 0)."""
+
+    __slots__ = ()
+
+
+class ServerSession(RemotingSession):
+    """The server end of one accepted connection (Java's
+    ``NettyRemotingServer``): answers the client's requests with
+    :meth:`send_response` and sends requests of its own
+    (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE,
+    GET_CONSUMER_RUNNING_INFO ...) with :meth:`send_request`, their opaques
+    from this session's own counter, never the client's.  A server shares
+    one :class:`BufferBudget` among its sessions to bound what slow or
+    hostile peers make it hold."""
+
+    __slots__ = ()

@@ -274,7 +274,7 @@ def test_shutdown_with_sends_in_flight_fails_them_and_leaves_nothing() -> None:
         assert all(isinstance(o, RemotingError) for o in outcomes), outcomes
         # what is left is the broker's: its 20 delayed answers, cancelled when it stops
         left = asyncio.all_tasks() - tasks_before
-        assert {getattr(t.get_coro(), "__qualname__", "") for t in left} <= {"LocalBroker._send_later"}
+        assert {getattr(t.get_coro(), "__qualname__", "") for t in left} <= {"ServerConnection._send_later"}
         assert await eventually(lambda: broker.connections == 0)
         assert open_sockets() == sockets_before
 

@@ -28,7 +28,7 @@ import pytest
 
 from rmqwire.pytest_plugin import local_broker, local_broker_factory  # noqa: F401  (fixtures under test)
 from rmqwire.testing import NAMESRV, Fault, LocalBroker
-from rmqwire.codec import FrameDecoder, LanguageCode, RemotingCommand, RequestCode, ResponseCode, SerializeType, encode
+from rmqwire.codec import ConfigError, FrameDecoder, LanguageCode, RemotingCommand, RequestCode, ResponseCode, SerializeType, encode
 from rmqwire.codec.body import HeartbeatData
 from rmqwire.codec.headers import SendMessageRequestHeader
 from rmqwire.codec.message import BatchEntry, create_offset_msg_id, encode_batch, encode_properties, parse_offset_msg_id
@@ -644,11 +644,13 @@ async def test_fault_refuse_connections(broker: LocalBroker) -> None:
 
 
 def test_fault_validation() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="unknown fault kind"):
         Fault("explode")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="times"):
         Fault.error(2, times=0)
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="seconds"):
+        Fault.delay(-1)
+    with pytest.raises(ConfigError, match="broker-z"):
         LocalBroker().inject(Fault.drop(broker="broker-z"))
 
 

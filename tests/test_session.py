@@ -1,7 +1,8 @@
-"""ClientSession: opaque assignment, response matching, timeouts and
-connection loss, following protocol.md section 3 (flags and opaque) and
-Java's NettyRemotingAbstract response table.  Time is always passed in;
-nothing here sleeps.
+"""ClientSession and ServerSession: opaque assignment, response matching,
+timeouts and connection loss, following protocol.md section 3 (flags and
+opaque) and Java's NettyRemotingAbstract response table, from both ends of
+a connection; and the shared BufferBudget that bounds what a server's
+sessions hold.  Time is always passed in; nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from rmqwire.codec import (
 )
 from rmqwire.codec.session import (
     MAX_OPAQUE,
+    BufferBudget,
     ClientSession,
+    RemotingSession,
     RequestFailed,
     RequestReceived,
     RequestTimedOut,
     ResponseReceived,
+    ServerSession,
     UnmatchedResponse,
 )
 
@@ -311,3 +315,168 @@ def test_random_frame_bodies_raise_only_codec_errors(garbage: bytes) -> None:
         session.receive_data(len(garbage).to_bytes(4, "big") + garbage)
     except CodecError:
         pass
+
+
+# --------------------------------------------------------------------------- the server end
+#
+# ServerSession is the same machine seen from the broker: the client's
+# requests come in as RequestReceived and are answered with send_response;
+# the broker's own requests (NOTIFY_CONSUMER_IDS_CHANGED oneway,
+# GET_CONSUMER_RUNNING_INFO two-way) take opaques from the session's own
+# counter and are matched, timed out and failed like a client's.
+
+NOTIFY_CONSUMER_IDS_CHANGED = 40
+GET_CONSUMER_RUNNING_INFO = 307
+
+
+def client_request(opaque: int, code: int = SEND) -> bytes:
+    return encode(RemotingCommand.request(code, {"b": "T"}, b"body", opaque=opaque))
+
+
+def test_server_session_yields_client_requests_and_frames_their_answers() -> None:
+    session = ServerSession()
+    events = session.receive_data(client_request(7) + client_request(8, ROUTE))
+    assert [type(e) for e in events] == [RequestReceived, RequestReceived]
+    first, second = (e.command for e in events)  # type: ignore[attr-defined]
+    assert (first.opaque, first.code, first.body, second.opaque, second.code) == (7, SEND, b"body", 8, ROUTE)
+    answer = decode(session.send_response(first.reply(0, ext_fields={"msgId": "M"})))
+    assert (answer.opaque, answer.flag, answer.ext_fields) == (7, 1, {"msgId": "M"})
+    assert session.pending == 0  # answering the client's requests registers nothing
+
+
+def test_server_requests_take_the_servers_own_opaques() -> None:
+    session = ServerSession(first_opaque=21212)
+    session.receive_data(client_request(0) + client_request(1))
+    notify = RemotingCommand.request(NOTIFY_CONSUMER_IDS_CHANGED, {"consumerGroup": "CG"}, oneway=True)
+    opaque, frame = session.send_request(notify, now=0, timeout=0)
+    sent = decode(frame)
+    assert (opaque, sent.opaque, sent.flag, sent.ext_fields) == (21212, 21212, 2, {"consumerGroup": "CG"})
+    assert session.pending == 0  # oneway: nothing will answer
+    running_info, _ = session.send_request(RemotingCommand.request(GET_CONSUMER_RUNNING_INFO), now=0, timeout=5)
+    assert (running_info, session.pending) == (21213, 1)
+
+
+def test_server_matches_the_clients_answer_and_keeps_client_requests_apart() -> None:
+    session = ServerSession()
+    opaque, _ = session.send_request(RemotingCommand.request(GET_CONSUMER_RUNNING_INFO), now=10, timeout=5)
+    # the client's own request with the same opaque is a request, not the answer
+    (event,) = session.receive_data(client_request(opaque))
+    assert isinstance(event, RequestReceived)
+    (event,) = session.receive_data(response_frame(opaque, code=0, jstack="..."))
+    assert isinstance(event, ResponseReceived)
+    assert (event.opaque, event.request.code, event.response.ext_fields) == (opaque, GET_CONSUMER_RUNNING_INFO, {"jstack": "..."})
+    (late,) = session.receive_data(response_frame(opaque))
+    assert isinstance(late, UnmatchedResponse)
+
+
+def test_server_requests_time_out_given_now_and_fail_on_connection_loss() -> None:
+    session = ServerSession()
+    slow, _ = session.send_request(RemotingCommand.request(GET_CONSUMER_RUNNING_INFO), now=100, timeout=3)
+    lost, _ = session.send_request(RemotingCommand.request(GET_CONSUMER_RUNNING_INFO), now=100, timeout=30)
+    assert session.get_timer() == 103
+    (timed_out,) = session.handle_timer(103)
+    assert timed_out.opaque == slow and isinstance(timed_out.error, RequestTimeoutError)
+    (failed,) = session.connection_lost(OSError("reset"))
+    assert failed.opaque == lost and isinstance(failed.error, ConnectionClosedError)
+    with pytest.raises(ConnectionClosedError):
+        session.send_request(RemotingCommand.request(40, oneway=True), now=0, timeout=0)
+
+
+def test_a_client_and_a_server_session_talk_both_ways() -> None:
+    client, server = ClientSession(), ServerSession(first_opaque=500)
+    # client -> server request, answered
+    c_opaque, frame = client.send_request(request(SEND), now=0, timeout=3)
+    (got,) = server.receive_data(frame)
+    assert isinstance(got, RequestReceived)
+    (answered,) = client.receive_data(server.send_response(got.command.reply(0)))
+    assert isinstance(answered, ResponseReceived) and answered.opaque == c_opaque
+    # server -> client request, answered
+    s_opaque, frame = server.send_request(RemotingCommand.request(CHECK_TRANSACTION_STATE), now=0, timeout=3)
+    (pushed,) = client.receive_data(frame)
+    assert isinstance(pushed, RequestReceived) and pushed.command.opaque == s_opaque == 500
+    (back,) = server.receive_data(client.send_response(pushed.command.reply(0, "checked")))
+    assert isinstance(back, ResponseReceived) and back.response.remark == "checked"
+    assert (client.pending, server.pending) == (0, 0)
+
+
+def test_the_server_session_is_the_client_sessions_machine() -> None:
+    # One implementation of the opaque table, timers and framing, not two copies.
+    assert issubclass(ServerSession, RemotingSession) and issubclass(ClientSession, RemotingSession)
+    for name in ("send_request", "send_response", "receive_data", "get_timer", "handle_timer", "connection_lost"):
+        assert getattr(ServerSession, name) is getattr(ClientSession, name) is getattr(RemotingSession, name)
+
+
+# --------------------------------------------------------------------------- bounded buffering
+
+
+def test_buffered_counts_the_bytes_of_an_unfinished_frame() -> None:
+    session = ServerSession()
+    frame = client_request(1)
+    assert session.receive_data(frame[:10]) == [] and session.buffered == 10
+    assert len(session.receive_data(frame[10:] + frame[:3])) == 1 and session.buffered == 3
+
+
+def test_a_shared_budget_refuses_the_session_that_would_exceed_it() -> None:
+    budget = BufferBudget(100)
+    a, b = ServerSession(budget=budget), ServerSession(budget=budget)
+    big = encode(RemotingCommand.request(SEND, body=bytes(200), opaque=1))
+    assert a.receive_data(big[:60]) == []
+    assert (a.buffered, budget.used) == (60, 60)
+    with pytest.raises(FrameError, match="over the budget of 100"):
+        b.receive_data(big[:50])
+    assert budget.used == 60  # b gave its share back
+    with pytest.raises(FrameError):
+        b.receive_data(client_request(2))  # and stays refused: the stream is out of sync
+    # a is not affected, and whole frames never count
+    assert a.receive_data(big[60:100]) == [] and budget.used == 100
+    (event,) = a.receive_data(big[100:])
+    assert isinstance(event, RequestReceived) and budget.used == 0
+    assert len(a.receive_data(client_request(3) * 5)) == 5 and budget.used == 0
+
+
+def test_a_budget_share_is_released_on_codec_errors_and_connection_loss() -> None:
+    budget = BufferBudget(1000)
+    held, broken = ServerSession(budget=budget), ServerSession(budget=budget)
+    held.receive_data(client_request(1)[:30])
+    bad_type = (24).to_bytes(4, "big") + b"\x07\x00\x00\x04" + bytes(20)  # serialize type 7
+    broken.receive_data(bad_type[:20])
+    assert budget.used == 50
+    with pytest.raises(CodecError):
+        broken.receive_data(bad_type[20:])
+    assert budget.used == 30
+    held.connection_lost()
+    assert budget.used == 0
+    assert held.connection_lost() == [] and budget.used == 0
+
+
+def test_without_a_budget_only_max_frame_size_bounds_a_session() -> None:
+    session = ServerSession(max_frame_size=64)
+    with pytest.raises(FrameError):
+        session.receive_data(encode(RemotingCommand.request(SEND, body=bytes(100))))
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, "10", True])
+def test_a_budget_is_a_non_negative_int(limit: object) -> None:
+    with pytest.raises(ConfigError):
+        BufferBudget(limit)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200)
+@given(
+    chunks=st.lists(st.tuples(st.integers(0, 2), st.binary(max_size=80)), max_size=24),
+    limit=st.integers(0, 300),
+)
+def test_budget_used_is_always_what_the_sessions_hold(chunks: list[tuple[int, bytes]], limit: int) -> None:
+    budget = BufferBudget(limit)
+    sessions = [ServerSession(max_frame_size=256, budget=budget) for _ in range(3)]
+    live = [True, True, True]
+    for index, data in chunks:
+        if not live[index]:
+            continue
+        try:
+            sessions[index].receive_data(data)
+        except CodecError:
+            live[index] = False
+            sessions[index].connection_lost()
+        assert budget.used == sum(s.buffered for s, ok in zip(sessions, live) if ok)
+        assert budget.used <= max(limit, 0) or budget.used == 0

@@ -1,0 +1,169 @@
+"""The embedded cluster's settings, checked once.
+
+Mirrors the options of Java's ``NamesrvConfig``, ``BrokerConfig`` and
+``MessageStoreConfig`` that the embedded name server and brokers honour,
+with Java's defaults, in one frozen value: the servers read it and never
+re-check it.  A bad option is a :class:`~codec.errors.ConfigError` here, at
+construction, not a failure at start.  The two settings that may change
+while the cluster runs (the ACL secrets, whether requests are recorded) live
+on the request pipeline instead (:mod:`.dispatch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from ..codec.command import MQVersion
+from ..codec.errors import ConfigError
+from ..codec.stream import DEFAULT_MAX_FRAME_SIZE
+
+__all__ = [
+    "ClusterConfig",
+    "RouteJson",
+    "AutoCreateScope",
+    "NAMESRV",
+    "CLUSTER_NAME",
+    "SERVER_VERSION",
+    "MAX_MESSAGE_SIZE",
+    "REGION_ID",
+    "FAQ_SUFFIX",
+]
+
+#: The label of the name server in faults, records and ``stop_broker``.
+NAMESRV: Final = "namesrv"
+#: Every broker of the cluster belongs to this cluster (``BrokerConfig.brokerClusterName``).
+CLUSTER_NAME: Final = "DefaultCluster"
+#: The ``version`` the servers put in their responses and requests.
+SERVER_VERSION: Final = MQVersion.V4_9_4
+#: ``MessageStoreConfig.maxMessageSize``.
+MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
+#: ``BrokerConfig.regionId``, echoed in SEND responses (``traceOn`` is ``true``).
+REGION_ID: Final = "DefaultRegion"
+#: ``FAQUrl.suggestTodo(...)``: what Java appends to several remarks.
+FAQ_SUFFIX: Final = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+
+RouteJson = Literal["auto", "legacy", "standard"]
+AutoCreateScope = Literal["cluster", "broker"]
+
+_ROUTE_JSON: Final = ("auto", "legacy", "standard")
+_SCOPES: Final = ("cluster", "broker")
+
+
+def _int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an int of at least {minimum}, not {value!r}")
+    return value
+
+
+def _optional_int(name: str, value: object, minimum: int) -> int | None:
+    return None if value is None else _int(name, value, minimum)
+
+
+def _port(name: str, value: object) -> int:
+    port = _int(name, value, 0)
+    if port > 65535:
+        raise ConfigError(f"{name} must be within 0..65535, not {port}")
+    return port
+
+
+def _names(what: str, value: str | Sequence[str]) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{what} must be strings: {items!r}")
+    return tuple(items)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """What one embedded cluster (a name server and its brokers) is.
+
+    ``host`` is the address to bind (``"localhost"`` binds 127.0.0.1 and
+    ``""`` every IPv4 address, so that each server gets one socket and one
+    port); :attr:`advertised_host` is the one put in routes and message ids.
+    Port 0 is an ephemeral port.  ``broker_port`` is the first broker's.
+    Build it with :meth:`build`, which checks and normalises every option.
+    """
+
+    host: str = "127.0.0.1"
+    namesrv_port: int = 0
+    broker_port: int = 0
+    broker_names: tuple[str, ...] = ("broker-a",)
+    queues: int = 4
+    auto_create_topics: bool = True
+    auto_create_scope: AutoCreateScope = "cluster"
+    topics: tuple[str, ...] = ()
+    route_json: RouteJson = "auto"
+    http_port: int | None = None
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_message_size: int = MAX_MESSAGE_SIZE
+    #: Retention per queue (``None``: keep all): the oldest messages go and
+    #: the queue's min offset moves, as Java's file reservation does.
+    max_queue_messages: int | None = None
+    max_queue_bytes: int | None = None
+    #: A cap on the bytes of unfinished frames one server holds across its
+    #: connections (``None``: only ``max_frame_size`` per connection).
+    max_buffered_bytes: int | None = None
+    #: ``SubscriptionGroupConfig.notifyConsumerIdsChangedEnable``.
+    notify_consumer_ids_changed: bool = True
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        host: str = "127.0.0.1",
+        namesrv_port: int = 0,
+        broker_port: int = 0,
+        broker_names: str | Sequence[str] = ("broker-a",),
+        queues: int = 4,
+        auto_create_topics: bool = True,
+        auto_create_scope: str = "cluster",
+        topics: str | Sequence[str] = (),
+        standard_json: bool = False,
+        route_json: str = "auto",
+        http_port: int | None = None,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_queue_messages: int | None = None,
+        max_queue_bytes: int | None = None,
+        max_buffered_bytes: int | None = None,
+        notify_consumer_ids_changed: bool = True,
+    ) -> ClusterConfig:
+        """Check and normalise the options; raises :class:`~codec.errors.ConfigError`."""
+        if not isinstance(host, str):
+            raise ConfigError(f"host must be a string, not {host!r}")
+        names = _names("broker_names", broker_names)
+        if not names:
+            raise ConfigError("broker_names must name at least one broker")
+        if len(set(names)) != len(names) or NAMESRV in names or not all(n.strip() for n in names):
+            raise ConfigError(f"broker names must be unique, not blank and not {NAMESRV!r}: {list(names)}")
+        if route_json not in _ROUTE_JSON:
+            raise ConfigError(f"route_json must be 'auto', 'legacy' or 'standard', not {route_json!r}")
+        if standard_json and route_json == "legacy":
+            raise ConfigError("standard_json=True contradicts route_json='legacy'")
+        if auto_create_scope not in _SCOPES:
+            raise ConfigError(f"auto_create_scope must be 'cluster' or 'broker', not {auto_create_scope!r}")
+        return cls(
+            host={"localhost": "127.0.0.1", "": "0.0.0.0"}.get(host, host),
+            namesrv_port=_port("namesrv_port", namesrv_port),
+            broker_port=_port("broker_port", broker_port),
+            broker_names=names,
+            queues=_int("queues", queues, 1),
+            auto_create_topics=bool(auto_create_topics),
+            auto_create_scope=auto_create_scope,  # type: ignore[arg-type]
+            topics=_names("topics", topics),
+            route_json="standard" if standard_json else route_json,  # type: ignore[arg-type]
+            http_port=None if http_port is None else _port("http_port", http_port),
+            max_frame_size=_int("max_frame_size", max_frame_size, 8),
+            max_message_size=_int("max_message_size", max_message_size, 1),
+            max_queue_messages=_optional_int("max_queue_messages", max_queue_messages, 1),
+            max_queue_bytes=_optional_int("max_queue_bytes", max_queue_bytes, 1),
+            max_buffered_bytes=_optional_int("max_buffered_bytes", max_buffered_bytes, 0),
+            notify_consumer_ids_changed=bool(notify_consumer_ids_changed),
+        )
+
+    @property
+    def advertised_host(self) -> str:
+        """The host put in routes, addresses and message ids."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host

@@ -1,0 +1,176 @@
+"""One embedded broker: its store, its processors, its listener, and the
+requests it sends to clients.
+
+Mirrors ``BrokerController`` (which owns the message store, the topic config
+manager, the producer / consumer managers and registers the processors with
+the remoting server) and ``Broker2Client`` (the requests a broker sends to
+its clients: ``notifyConsumerIdsChanged``, ``checkProducerTransactionState``,
+``callClient``).  The topic tables and the client manager are the cluster's,
+shared with the other brokers (see :mod:`.topics`, :mod:`.client_manager`);
+the store is this broker's own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import ssl as _ssl
+from collections.abc import Iterator
+from dataclasses import replace
+
+from ..codec.command import RemotingCommand
+from ..codec.enums import LanguageCode, RequestCode
+from ..codec.errors import ClientError, ConnectionClosedError
+from .client_manager import ClientManager
+from .config import SERVER_VERSION, ClusterConfig
+from .dispatch import Dispatcher, RequestPipeline
+from .processor import Channel, ProcessorRegistry
+from .processors import AdminBrokerProcessor, ClientManageProcessor, SendMessageProcessor
+from .server import RemotingListener, ServerConnection, TaskSet
+from .store import MessageStore
+from .topics import TopicTable
+
+__all__ = ["BrokerController", "notify_consumer_ids_changed_request", "as_broker"]
+
+log = logging.getLogger(__name__)
+
+
+def notify_consumer_ids_changed_request(group: str) -> RemotingCommand:
+    """NOTIFY_CONSUMER_IDS_CHANGED (40) for ``group``: oneway, header
+    ``consumerGroup``, as ``Broker2Client.notifyConsumerIdsChanged`` builds it."""
+    # TODO: NotifyConsumerIdsChangedRequestHeader once codec/headers has it.
+    return RemotingCommand.request(
+        RequestCode.NOTIFY_CONSUMER_IDS_CHANGED,
+        {"consumerGroup": group},
+        oneway=True,
+        language=LanguageCode.JAVA,
+        version=SERVER_VERSION,
+    )
+
+
+def as_broker(request: RemotingCommand) -> RemotingCommand:
+    """``request`` as this broker sends it: language JAVA and the server's
+    version (``RemotingCommand.createRequestCommand`` on a Java broker)."""
+    if request.language == LanguageCode.JAVA and request.version == SERVER_VERSION:
+        return request
+    return replace(request, language=LanguageCode.JAVA, version=SERVER_VERSION)
+
+
+class BrokerController:
+    """One broker of the cluster.
+
+    Its :attr:`registry` routes request codes to processors; a later feature
+    registers its own (``broker.registry.register(RequestCode.PULL_MESSAGE,
+    processor)``).  :attr:`store` holds its messages; :attr:`clients` and
+    :attr:`topics` are the cluster's tables, keyed by this broker's name.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: ClusterConfig,
+        *,
+        port: int,
+        topics: TopicTable,
+        clients: ClientManager,
+        pipeline: RequestPipeline,
+        tasks: TaskSet,
+        sequence: Iterator[int] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        #: Tracked tasks, cancelled when the cluster stops: a processor that
+        #: must await something (push a reply to another client, wait for a
+        #: check-back) returns ``ctx.defer()`` and spawns the work here.
+        self.tasks = tasks
+        self.topics = topics
+        self.clients = clients
+        self.store = MessageStore(
+            name,
+            max_queue_messages=config.max_queue_messages,
+            max_queue_bytes=config.max_queue_bytes,
+            sequence=sequence if sequence is not None else itertools.count(),
+        )
+        self.registry = ProcessorRegistry()
+        SendMessageProcessor(self).register(self.registry)
+        ClientManageProcessor(self).register(self.registry)
+        AdminBrokerProcessor(self).register(self.registry)
+        self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
+        self.dispatcher.close_hooks.append(self._channel_closed)
+        self.listener = RemotingListener(
+            name,
+            port,
+            self.dispatcher,
+            tasks=tasks,
+            max_frame_size=config.max_frame_size,
+            max_buffered_bytes=config.max_buffered_bytes,
+        )
+
+    def __repr__(self) -> str:
+        return f"<BrokerController {self.name} port {self.listener.port}>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def listen(self, host: str, ssl: _ssl.SSLContext | None) -> None:
+        await self.listener.listen(host, ssl)
+        self.store.store_host = f"{self.config.advertised_host}:{self.listener.port}"
+
+    async def close(self) -> None:
+        await self.listener.close()
+
+    @property
+    def connections(self) -> list[ServerConnection]:
+        return [c for c in self.listener.conns if isinstance(c, ServerConnection)]
+
+    def _channel_closed(self, conn: ServerConnection) -> None:
+        for group in self.clients.channel_closed(self.name, conn):
+            self.consumer_ids_changed(group)
+
+    # ------------------------------------------------------------------ Broker2Client
+
+    def consumer_ids_changed(self, group: str) -> int:
+        """``DefaultConsumerIdsChangeListener`` on a CHANGE event: notify the
+        group's connections unless notification is off; returns how many."""
+        if not self.config.notify_consumer_ids_changed:
+            return 0
+        return self.notify_consumer_ids_changed(group)
+
+    def notify_consumer_ids_changed(self, group: str) -> int:
+        """Send NOTIFY_CONSUMER_IDS_CHANGED (oneway) to every open connection
+        of ``group`` on this broker; returns how many got it."""
+        sent = 0
+        for channel in self.clients.consumer_channels(self.name, group):
+            if not channel.is_open:
+                continue
+            try:
+                channel.send_oneway(notify_consumer_ids_changed_request(group))
+            except ConnectionClosedError:
+                continue
+            sent += 1
+        log.debug("%s: notified %d connection(s) of group %s that its consumer ids changed", self.name, sent, group)
+        return sent
+
+    def channel_of(self, client_id: str) -> Channel:
+        """The connection of ``client_id`` with its latest heartbeat here;
+        :class:`~codec.errors.ConnectionClosedError` when it has none open."""
+        channels = self.clients.channels_of(client_id, self.name)
+        if not channels:
+            raise ConnectionClosedError(f"client {client_id!r} has no open connection to broker {self.name}")
+        return channels[0]
+
+    def send_oneway_to_client(self, client_id: str, request: RemotingCommand) -> int:
+        """Send a oneway request (e.g. CHECK_TRANSACTION_STATE, which a Java
+        broker sends oneway) to ``client_id``, as the broker (language JAVA,
+        the server's version); returns its opaque."""
+        request = as_broker(request)
+        if not request.is_oneway:
+            raise ClientError("send_oneway_to_client() needs a oneway request; use request_client() to await an answer")
+        return self.channel_of(client_id).send_oneway(request)
+
+    async def request_client(self, client_id: str, request: RemotingCommand, timeout: float) -> RemotingCommand:
+        """``Broker2Client.callClient``: send a two-way request (e.g.
+        GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY) to ``client_id``
+        as the broker (language JAVA, the server's version) and return its
+        answer; :class:`~codec.errors.RequestTimeoutError` or
+        :class:`~codec.errors.ConnectionClosedError` otherwise."""
+        return await self.channel_of(client_id).request(as_broker(request), timeout)

@@ -1,0 +1,171 @@
+"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
+
+Mirrors ``SendMessageProcessor`` with ``AbstractSendMessageProcessor.msgCheck``
+(topic name, forbidden topics, auto-creation from ``TBW102``, queue id) and
+the store's size checks (``DefaultMessageStore.checkMessage(s)``, the
+commit log's record length): the same response codes and remarks as a 4.9
+broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
+
+Where it knowingly differs from Java: stored properties are the ones sent
+(Java adds ``CLUSTER``); ``"batch":"1"`` (the C++ client's way) counts as a
+batch, as :mod:`codec.headers` reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import TYPE_CHECKING, Final
+
+from ...codec.command import RemotingCommand
+from ...codec.enums import RequestCode, ResponseCode
+from ...codec.errors import CodecError
+from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
+from ...codec.message import (
+    MAX_PROPERTIES_SIZE,
+    NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_MSG_REGION,
+    PROPERTY_TRACE_SWITCH,
+    TOPIC_MAX_LENGTH,
+    VALID_NAME_CHARS,
+    VALID_NAME_PATTERN,
+    decode_batch,
+    decode_properties,
+    encode_properties,
+)
+from ..config import FAQ_SUFFIX, REGION_ID
+from ..faults import ILLEGAL_REMARK
+from ..processor import ProcessorRegistry, RequestContext, reply
+from ..store import MessageDraft, record_length
+
+if TYPE_CHECKING:
+    from ..controller import BrokerController
+
+__all__ = ["SendMessageProcessor", "check_topic", "SEND_CODES"]
+
+log = logging.getLogger(__name__)
+
+SEND_CODES: Final = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
+#: What a 4.9 broker adds to every SEND answer, success or not.
+_EXTRAS: Final = {PROPERTY_MSG_REGION: REGION_ID, PROPERTY_TRACE_SWITCH: "true"}
+
+
+def check_topic(topic: str) -> tuple[int, str] | None:
+    """``TopicValidator.validateTopic`` as a 4.9 broker runs it: (SYSTEM_ERROR, remark) or None."""
+    if not topic.strip():
+        return ResponseCode.SYSTEM_ERROR, "The specified topic is blank."
+    if VALID_NAME_PATTERN.fullmatch(topic) is None:
+        return ResponseCode.SYSTEM_ERROR, f"The specified topic contains illegal characters, allowing only {VALID_NAME_CHARS}"
+    if len(topic) > TOPIC_MAX_LENGTH:
+        return ResponseCode.SYSTEM_ERROR, "The specified topic is longer than topic max length."
+    return None
+
+
+class SendMessageProcessor:
+    """Stores sends in the broker's :class:`~..store.MessageStore`."""
+
+    def __init__(self, broker: BrokerController) -> None:
+        self.broker = broker
+
+    def register(self, registry: ProcessorRegistry) -> None:
+        registry.register(SEND_CODES, self)
+
+    def __call__(self, cmd: RemotingCommand, ctx: RequestContext) -> RemotingCommand:
+        broker = self.broker
+        config = broker.config
+        header = SendMessageRequestHeader.from_command(cmd)
+        topic = header.topic
+
+        def fail(code: int, remark: str) -> RemotingCommand:
+            log.debug("%s: send to %s refused (%d): %s", broker.name, topic, code, remark)
+            return reply(cmd, code, remark, dict(_EXTRAS))
+
+        # AbstractSendMessageProcessor.msgCheck
+        problem = check_topic(topic)
+        if problem is not None:
+            return fail(*problem)
+        if topic in NOT_ALLOWED_SEND_TOPICS:
+            return fail(ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
+        topic_config = broker.topics.get(broker.name, topic)
+        if topic_config is None:
+            topic_config = broker.topics.create_in_send(
+                broker.name,
+                topic,
+                header.default_topic,
+                header.default_topic_queue_nums,
+                enabled=config.auto_create_topics,
+                scope=config.auto_create_scope,
+            )
+        if topic_config is None:
+            return fail(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{FAQ_SUFFIX}")
+        queue_id = header.queue_id
+        nums = topic_config.write_queue_nums
+        if queue_id >= nums:
+            return fail(
+                ResponseCode.SYSTEM_ERROR,
+                f"request queueId[{queue_id}] is illegal, {topic_config.describe()} Producer: {ctx.peer}",
+            )
+        if queue_id < 0:
+            queue_id = random.randrange(nums)
+
+        body = cmd.body
+        max_size = config.max_message_size
+        illegal = ILLEGAL_REMARK.format(max_size)
+        topic_size = len(topic.encode())
+        # (body, properties, properties size in bytes, flag), in store order
+        entries: list[tuple[bytes, dict[str, str], int, int]]
+        if header.batch:
+            # asyncSendBatchMessage, DefaultMessageStore.checkMessages
+            if len(body) > max_size:
+                return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
+            try:
+                batch = decode_batch(body)
+            except CodecError:
+                return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
+            if not batch:
+                return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
+            entries = [(e.body, e.properties, len(encode_properties(e.properties).encode()), e.flag) for e in batch]
+        else:
+            props_text = header.properties or ""
+            props_dict = decode_properties(props_text) if props_text else {}
+            entries = [(body, props_dict, len(props_text.encode()), header.flag)]
+        # DefaultMessageStore.checkMessage and CommitLog's size checks
+        sys_flag = header.sys_flag
+        for entry_body, _props, props_size, _flag in entries:
+            if props_size > MAX_PROPERTIES_SIZE:
+                return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
+            if record_length(sys_flag, len(entry_body), topic_size, props_size) > max_size:
+                return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
+
+        peer = ctx.peer
+        is_batch = bool(header.batch)
+        stored = broker.store.append(
+            [
+                MessageDraft(
+                    topic=topic,
+                    queue_id=queue_id,
+                    body=entry_body,
+                    properties=props,
+                    flag=flag,
+                    sys_flag=sys_flag,
+                    born_timestamp=header.born_timestamp,
+                    born_host=peer,
+                    reconsume_times=header.reconsume_times or 0,
+                    properties_size=props_size,
+                    producer_group=header.producer_group,
+                    request_code=cmd.code,
+                    serialize_type=cmd.serialize_type,
+                    language=cmd.language,
+                    batch=is_batch,
+                )
+                for entry_body, props, props_size, flag in entries
+            ]
+        )
+        response = SendMessageResponseHeader(
+            msg_id=",".join(m.offset_msg_id for m in stored),
+            queue_id=queue_id,
+            queue_offset=stored[0].queue_offset,
+            msg_region=REGION_ID,
+            trace_on=True,
+        )
+        return reply(cmd, ResponseCode.SUCCESS, None, response.to_ext_fields())
