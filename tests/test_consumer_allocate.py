@@ -17,7 +17,7 @@ from rmqwire.consumer.allocate import (
     sort_client_ids,
     sort_queues,
 )
-from rmqwire.route import MessageQueue
+from rmqwire import MessageQueue
 
 
 def queues(n: int, topic: str = "T", broker: str = "broker-a") -> list[MessageQueue]:

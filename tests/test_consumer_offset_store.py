@@ -15,7 +15,7 @@ from rmqwire.consumer.offset_store import (
     decode_offset_table,
     encode_offset_table,
 )
-from rmqwire.route import MessageQueue
+from rmqwire import MessageQueue
 
 Q0 = MessageQueue("T", "broker-a", 0)
 Q1 = MessageQueue("T", "broker-a", 1)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..codec.errors import ConfigError
-from ..route import MessageQueue
+from ..types import MessageQueue, java_string_order
 
 __all__ = [
     "AllocateStrategy",
@@ -32,29 +32,19 @@ __all__ = [
     "AllocateMessageQueueByMachineRoom",
     "sort_queues",
     "sort_client_ids",
-    "java_string_key",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def java_string_key(value: str) -> bytes:
-    """A sort key giving Java's ``String.compareTo`` order (UTF-16 code units).
-
-    Python compares code points, which differs from Java for characters
-    outside the BMP; big-endian UTF-16 bytes compare like the code units.
-    """
-    return value.encode("utf-16-be", "surrogatepass")
-
-
 def sort_queues(queues: Iterable[MessageQueue]) -> list[MessageQueue]:
     """``Collections.sort(mqAll)``: topic, then broker name, then queue id."""
-    return sorted(queues, key=lambda mq: (java_string_key(mq.topic), java_string_key(mq.broker_name), mq.queue_id))
+    return sorted(queues)
 
 
 def sort_client_ids(cids: Iterable[str]) -> list[str]:
     """``Collections.sort(cidAll)``: plain Java string order."""
-    return sorted(cids, key=java_string_key)
+    return sorted(cids, key=java_string_order)
 
 
 @runtime_checkable

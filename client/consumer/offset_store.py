@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..codec.errors import BrokerError, OffsetStoreError, RocketMQError
-from ..route import MessageQueue
+from ..types import MessageQueue
 
 __all__ = [
     "ReadOffsetType",
@@ -189,7 +189,7 @@ def encode_offset_table(table: dict[MessageQueue, int]) -> str:
     """The ``OffsetSerializeWrapper`` JSON fastjson writes: the map keys are
     MessageQueue objects (not strings), so the text is not standard JSON."""
     entries = []
-    for mq, offset in sorted(table.items(), key=lambda kv: (kv[0].topic, kv[0].broker_name, kv[0].queue_id)):
+    for mq, offset in sorted(table.items()):
         key = (
             f'{{"brokerName":{json.dumps(mq.broker_name, ensure_ascii=False)},'
             f'"queueId":{int(mq.queue_id)},"topic":{json.dumps(mq.topic, ensure_ascii=False)}}}'
