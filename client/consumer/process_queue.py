@@ -54,6 +54,8 @@ class ProcessQueue(Generic[M]):
         self.msg_acc_cnt = 0
         self.dropped = False
         self.consuming = False
+        # offset -> when a listener started on it (for the consume timeout)
+        self._consume_started: dict[int, float] = {}
         t = time.monotonic() if now is None else now
         self.last_pull_timestamp = t
         self.last_consume_timestamp = t
@@ -124,6 +126,7 @@ class ProcessQueue(Generic[M]):
             return -1
         for msg in msgs:
             offset = msg.queue_offset
+            self._consume_started.pop(offset, None)
             if self._msgs.pop(offset, None) is not None:
                 at = bisect.bisect_left(self._offsets, offset)
                 del self._offsets[at]
@@ -142,10 +145,31 @@ class ProcessQueue(Generic[M]):
             self.consuming = False
         return taken
 
+    def mark_consume_start(self, msgs: Iterable[M], *, now: float | None = None) -> None:
+        """Note that a listener started on ``msgs`` (``CONSUME_START_TIME``)."""
+        t = time.monotonic() if now is None else now
+        for msg in msgs:
+            if msg.queue_offset in self._msgs:
+                self._consume_started[msg.queue_offset] = t
+
+    def expired_front(self, timeout: float, *, now: float | None = None, limit: int = 16) -> list[M]:
+        """Messages at the front whose listener started over ``timeout``
+        seconds ago, stopping at the first that is not (``cleanExpiredMsg``
+        looks at most at 16)."""
+        t = time.monotonic() if now is None else now
+        expired = []
+        for offset in self._offsets[:limit]:
+            started = self._consume_started.get(offset)
+            if started is None or t - started <= timeout:
+                break
+            expired.append(self._msgs[offset])
+        return expired
+
     def clear(self) -> None:
         """Forget every in-flight message (seek, reset)."""
         self._msgs.clear()
         self._offsets.clear()
+        self._consume_started.clear()
         self.msg_size = 0
         self.queue_offset_max = 0
         self.msg_acc_cnt = 0
