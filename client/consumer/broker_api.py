@@ -1,0 +1,213 @@
+"""The consumer's requests to brokers, over a client instance.
+
+Mirrors the consumer half of Java's ``MQClientAPIImpl`` and ``MQAdminImpl``
+(consumer-protocol.md sections 3, 6 and 7): QUERY/UPDATE_CONSUMER_OFFSET,
+GET_MAX/MIN_OFFSET, SEARCH_OFFSET_BY_TIMESTAMP, GET_CONSUMER_LIST_BY_GROUP and
+CONSUMER_SEND_MSG_BACK, each sent to the right broker address
+(``findBrokerAddressInSubscribe``: the master unless told otherwise,
+refreshing the topic's route once when the broker is not known yet).
+
+:class:`ConsumerApi` is what the offset store
+(:class:`~.offset_store.OffsetBrokerApi`) and the rebalance
+(:class:`~.rebalance.RebalanceApi`) are given.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..codec.body import GetConsumerListByGroupResponseBody
+from ..codec.command import RemotingCommand
+from ..codec.enums import RequestCode, ResponseCode
+from ..codec.errors import BrokerError, CodecError, NoRouteError, RemotingError
+from ..codec.headers import (
+    ConsumerSendMsgBackRequestHeader,
+    GetConsumerListByGroupRequestHeader,
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
+    SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+)
+from ..types import MessageQueue
+
+if TYPE_CHECKING:
+    from ..codec.store import MessageExt
+    from ..instance import ClientInstance
+
+__all__ = ["ConsumerApi", "BrokerAddress", "MASTER_ID"]
+
+log = logging.getLogger(__name__)
+
+MASTER_ID = 0
+#: Java's timeout of CONSUMER_SEND_MSG_BACK (5000 ms)
+SEND_BACK_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Java ``FindBrokerResult``: an address and whether it is a slave."""
+
+    addr: str
+    slave: bool
+    broker_id: int
+
+
+class ConsumerApi:
+    """Consumer requests of one group through ``instance``."""
+
+    def __init__(self, instance: ClientInstance, group: str, *, timeout: float | None = None) -> None:
+        self.instance = instance
+        self.group = group
+        self.timeout = timeout if timeout is not None else instance.config.request_timeout
+
+    # -- addresses
+    def _lookup(self, broker_name: str, broker_id: int, only_this_broker: bool) -> BrokerAddress | None:
+        addrs = self.instance.broker_addrs.get(broker_name)
+        if not addrs:
+            return None
+        addr = addrs.get(broker_id)
+        if addr is not None:
+            return BrokerAddress(addr, broker_id != MASTER_ID, broker_id)
+        if only_this_broker:
+            return None
+        bid = sorted(addrs)[0]
+        return BrokerAddress(addrs[bid], bid != MASTER_ID, bid)
+
+    async def find_broker(self, mq: MessageQueue, broker_id: int = MASTER_ID, only_this_broker: bool = False) -> BrokerAddress:
+        """The address to ask about ``mq`` (refreshing ``mq.topic``'s route once)."""
+        found = self._lookup(mq.broker_name, broker_id, only_this_broker)
+        if found is None:
+            await self.instance.update_route(mq.topic)
+            found = self._lookup(mq.broker_name, broker_id, only_this_broker)
+        if found is None:
+            raise NoRouteError(f"The broker[{mq.broker_name}] not exist")
+        return found
+
+    async def master_addr(self, mq: MessageQueue) -> str:
+        """``findBrokerAddressInPublish``, refreshing the route once."""
+        return (await self.find_broker(mq, MASTER_ID, True)).addr
+
+    async def _call(self, addr: str, code: int, ext: dict[str, str], timeout: float | None = None) -> RemotingCommand:
+        cmd = self.instance.make_request(code, ext)
+        return await self.instance.invoke(addr, cmd, timeout or self.timeout)
+
+    # -- offsets
+    async def query_consumer_offset(self, mq: MessageQueue, group: str) -> int:
+        """QUERY_CONSUMER_OFFSET; a non-SUCCESS code raises :class:`BrokerError`."""
+        broker = await self.find_broker(mq)
+        header = QueryConsumerOffsetRequestHeader(
+            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, broker_name=mq.broker_name
+        )
+        response = await self._call(broker.addr, RequestCode.QUERY_CONSUMER_OFFSET, header.to_ext_fields())
+        if response.code != ResponseCode.SUCCESS:
+            raise BrokerError.for_code(response.code, response.remark, broker.addr)
+        return QueryConsumerOffsetResponseHeader.from_command(response).offset
+
+    async def update_consumer_offset(self, mq: MessageQueue, group: str, offset: int, *, oneway: bool) -> None:
+        """UPDATE_CONSUMER_OFFSET to the queue's master (oneway as ``persistAll``)."""
+        broker = await self.find_broker(mq)
+        header = UpdateConsumerOffsetRequestHeader(
+            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, commit_offset=offset,
+            broker_name=mq.broker_name,
+        )
+        if oneway:
+            cmd = self.instance.make_request(RequestCode.UPDATE_CONSUMER_OFFSET, header.to_ext_fields(), oneway=True)
+            await self.instance.invoke_oneway(broker.addr, cmd, self.timeout)
+            return
+        response = await self._call(broker.addr, RequestCode.UPDATE_CONSUMER_OFFSET, header.to_ext_fields())
+        if response.code != ResponseCode.SUCCESS:
+            raise BrokerError.for_code(response.code, response.remark, broker.addr)
+
+    async def _offset(self, mq: MessageQueue, code: int, ext: dict[str, str], header_type: type) -> int:
+        addr = await self.master_addr(mq)
+        response = await self._call(addr, code, ext)
+        if response.code != ResponseCode.SUCCESS:
+            raise BrokerError.for_code(response.code, response.remark, addr)
+        value: int = header_type.from_command(response).offset
+        return value
+
+    async def max_offset(self, mq: MessageQueue) -> int:
+        """GET_MAX_OFFSET: one past the queue's last message."""
+        header = GetMaxOffsetRequestHeader(topic=mq.topic, queue_id=mq.queue_id, broker_name=mq.broker_name)
+        return await self._offset(mq, RequestCode.GET_MAX_OFFSET, header.to_ext_fields(), GetMaxOffsetResponseHeader)
+
+    async def min_offset(self, mq: MessageQueue) -> int:
+        """GET_MIN_OFFSET."""
+        header = GetMinOffsetRequestHeader(topic=mq.topic, queue_id=mq.queue_id, broker_name=mq.broker_name)
+        return await self._offset(mq, RequestCode.GET_MIN_OFFSET, header.to_ext_fields(), GetMinOffsetResponseHeader)
+
+    async def search_offset(self, mq: MessageQueue, timestamp_ms: int) -> int:
+        """SEARCH_OFFSET_BY_TIMESTAMP: the first offset stored at or after ``timestamp_ms``."""
+        header = SearchOffsetRequestHeader(
+            topic=mq.topic, queue_id=mq.queue_id, timestamp=timestamp_ms, broker_name=mq.broker_name
+        )
+        return await self._offset(mq, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header.to_ext_fields(), SearchOffsetResponseHeader)
+
+    # -- group membership
+    async def find_consumer_id_list(self, topic: str, group: str) -> list[str] | None:
+        """GET_CONSUMER_LIST_BY_GROUP from one broker of ``topic`` (a random
+        one, as ``findBrokerAddrByTopic``); None when none can answer."""
+        addr = self._broker_of_topic(topic)
+        if addr is None:
+            try:
+                await self.instance.update_route(topic)
+            except (RemotingError, BrokerError, CodecError) as exc:
+                log.warning("route of %s: %s", topic, exc)
+            addr = self._broker_of_topic(topic)
+        if addr is None:
+            return None
+        header = GetConsumerListByGroupRequestHeader(consumer_group=group)
+        try:
+            response = await self._call(addr, RequestCode.GET_CONSUMER_LIST_BY_GROUP, header.to_ext_fields())
+        except RemotingError as exc:
+            log.warning("consumer list of %s from %s: %s", group, addr, exc)
+            return None
+        if response.code != ResponseCode.SUCCESS or not response.body:
+            log.warning("consumer list of %s from %s answered %d %s", group, addr, response.code, response.remark)
+            return None
+        try:
+            return list(GetConsumerListByGroupResponseBody.from_json(response.body).consumer_id_list)
+        except CodecError as exc:
+            log.warning("consumer list of %s from %s: %s", group, addr, exc)
+            return None
+
+    def _broker_of_topic(self, topic: str) -> str | None:
+        route = self.instance.topic_routes.get(topic)
+        if route is None or not route.broker_datas:
+            return None
+        bd = random.choice(route.broker_datas)
+        addrs = bd.broker_addrs
+        return addrs.get(MASTER_ID) or (addrs[sorted(addrs)[0]] if addrs else None)
+
+    # -- retries
+    async def send_message_back(
+        self, msg: MessageExt, broker_name: str | None, delay_level: int, max_reconsume_times: int
+    ) -> None:
+        """CONSUMER_SEND_MSG_BACK to ``broker_name``'s master (else the message's
+        store host); raises on anything but SUCCESS."""
+        addr: str | None = None
+        if broker_name:
+            addr = self.instance.master_addr(broker_name)
+        if addr is None:
+            addr = msg.store_host
+        header = ConsumerSendMsgBackRequestHeader(
+            offset=msg.commit_log_offset,
+            group=self.group,
+            delay_level=delay_level,
+            origin_msg_id=msg.msg_id,
+            origin_topic=msg.topic,
+            unit_mode=False,
+            max_reconsume_times=max_reconsume_times,
+            broker_name=broker_name,
+        )
+        response = await self._call(addr, RequestCode.CONSUMER_SEND_MSG_BACK, header.to_ext_fields(), SEND_BACK_TIMEOUT)
+        if response.code != ResponseCode.SUCCESS:
+            raise BrokerError.for_code(response.code, response.remark, addr)
