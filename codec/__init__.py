@@ -44,6 +44,7 @@ from .message import (
     parse_unique_id,
 )
 from .session import BufferBudget, ClientSession, ServerSession
+from .store import MessageExt, decode_messages, encode_message, message_record_length
 from .stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
 __all__ = [
@@ -92,6 +93,11 @@ __all__ = [
     "BatchEntry",
     "encode_batch",
     "decode_batch",
+    # stored messages (pull bodies)
+    "MessageExt",
+    "decode_messages",
+    "encode_message",
+    "message_record_length",
     # ACL
     "Credentials",
     "sign",
