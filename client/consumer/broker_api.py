@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,9 @@ from ..codec.headers import (
     SearchOffsetResponseHeader,
     UpdateConsumerOffsetRequestHeader,
 )
+from ..codec.headers import SendMessageRequestHeader
+from ..codec.message import CLIENT_INNER_PRODUCER_GROUP, encode_properties
+from ..route import publish_info_from_route
 from ..types import MessageQueue
 
 if TYPE_CHECKING:
@@ -47,6 +51,10 @@ __all__ = ["ConsumerApi", "BrokerAddress", "MASTER_ID"]
 log = logging.getLogger(__name__)
 
 MASTER_ID = 0
+PROPERTY_ORIGIN_MESSAGE_ID = "ORIGIN_MESSAGE_ID"
+PROPERTY_RETRY_TOPIC = "RETRY_TOPIC"
+PROPERTY_DELAY = "DELAY"
+PROPERTY_TRANSACTION_PREPARED = "TRAN_MSG"
 #: Java's timeout of CONSUMER_SEND_MSG_BACK (5000 ms)
 SEND_BACK_TIMEOUT = 5.0
 
@@ -209,5 +217,45 @@ class ConsumerApi:
             broker_name=broker_name,
         )
         response = await self._call(addr, RequestCode.CONSUMER_SEND_MSG_BACK, header.to_ext_fields(), SEND_BACK_TIMEOUT)
+        if response.code != ResponseCode.SUCCESS:
+            raise BrokerError.for_code(response.code, response.remark, addr)
+
+    async def resend_to_retry_topic(self, msg: MessageExt, max_reconsume_times: int) -> None:
+        """Java's fallback when CONSUMER_SEND_MSG_BACK fails: send a copy to
+        ``%RETRY%<group>`` as the inner producer (``CLIENT_INNER_PRODUCER``)
+        with delay level 3 + reconsume times and ``reconsume_times + 1``."""
+        retry = "%RETRY%" + self.group
+        props = dict(msg.properties)
+        props.setdefault(PROPERTY_ORIGIN_MESSAGE_ID, msg.msg_id)
+        props[PROPERTY_RETRY_TOPIC] = msg.topic
+        props[PROPERTY_DELAY] = str(3 + msg.reconsume_times)
+        props.pop(PROPERTY_TRANSACTION_PREPARED, None)
+        route = self.instance.topic_routes.get(retry) or await self.instance.update_route(retry)
+        if route is None:
+            raise NoRouteError(f"No route info of this topic: {retry}")
+        info = publish_info_from_route(retry, route)
+        if not info.ok:
+            raise NoRouteError(f"No route info of this topic: {retry}")
+        mq = info.select_queue()
+        addr = self.instance.master_addr(mq.broker_name)
+        if addr is None:
+            raise NoRouteError(f"The broker[{mq.broker_name}] not exist")
+        header = SendMessageRequestHeader(
+            producer_group=CLIENT_INNER_PRODUCER_GROUP,
+            topic=retry,
+            default_topic="TBW102",
+            default_topic_queue_nums=4,
+            queue_id=mq.queue_id,
+            sys_flag=0,
+            born_timestamp=int(time.time() * 1000),
+            flag=msg.flag,
+            properties=encode_properties(props),
+            reconsume_times=msg.reconsume_times + 1,
+            unit_mode=False,
+            max_reconsume_times=max_reconsume_times,
+            broker_name=mq.broker_name,
+        )
+        cmd = self.instance.make_request(header.request_code(True), header.to_ext_fields(True), msg.body)
+        response = await self.instance.invoke(addr, cmd, SEND_BACK_TIMEOUT)
         if response.code != ResponseCode.SUCCESS:
             raise BrokerError.for_code(response.code, response.remark, addr)

@@ -29,15 +29,13 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ..codec.errors import RocketMQError
+from ..codec.store import MessageExt
 from ..types import ConsumeStatus, MessageModel, MessageQueue
 from .offset_store import OffsetStore
 from .process_queue import ProcessQueue
-
-if TYPE_CHECKING:
-    from ..codec.store import MessageExt
 
 __all__ = ["ConsumeService", "ConsumeHost", "Listener", "retry_topic_of", "restore_retry_topic"]
 
@@ -46,7 +44,7 @@ log = logging.getLogger(__name__)
 PROPERTY_RETRY_TOPIC = "RETRY_TOPIC"
 
 #: the async listener the service calls: messages in, a status out
-Listener = Callable[["list[MessageExt]"], Awaitable[ConsumeStatus]]
+Listener = Callable[[list[MessageExt]], Awaitable[ConsumeStatus]]
 
 
 def retry_topic_of(group: str) -> str:

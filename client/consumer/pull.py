@@ -17,19 +17,15 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..codec.body import SubscriptionData
 from ..codec.enums import PullSysFlag, RequestCode, ResponseCode
 from ..codec.errors import BrokerError
 from ..codec.filter import tags_match
 from ..codec.headers import PullMessageRequestHeader, PullMessageResponseHeader
-from ..codec.store import decode_messages
+from ..codec.store import MessageExt, decode_messages
 from ..types import MessageQueue
 from .broker_api import MASTER_ID, ConsumerApi
-
-if TYPE_CHECKING:
-    from ..codec.store import MessageExt
 
 __all__ = [
     "PullStatus",
@@ -157,7 +153,7 @@ class PullApi:
         decode raises :class:`~codec.errors.CodecError`."""
         self.pull_from_which_node[mq] = result.suggest_which_broker_id
         if result.status is PullStatus.FOUND and result.body:
-            msgs = decode_messages(result.body)
+            msgs = decode_messages(result.body, broker_name=mq.broker_name)
             if subscription.tags_set and not subscription.class_filter_mode:
                 msgs = [m for m in msgs if tags_match(subscription, m.tags)]
             result.msgs = msgs
