@@ -3,7 +3,8 @@ writes them with fastjson).
 
 * :mod:`.heartbeat`: the ``HEART_BEAT`` (34) body, ``HeartbeatData``;
 * :mod:`.route`: the ``GET_ROUTEINFO_BY_TOPIC`` (105) response body,
-  ``TopicRouteData``, and the publish queues a producer derives from it.
+  ``TopicRouteData``, and the queues a producer (write) or consumer (read)
+  derives from it.
 
 Bodies are frozen dataclasses with ``to_json`` / ``from_json``; reading
 raises only :class:`~codec.errors.MalformedBodyError`, writing only
@@ -21,6 +22,7 @@ from .route import (
     TopicRouteData,
     quote_integer_keys,
     topic_route_to_publish_queues,
+    topic_route_to_queues,
 )
 
 __all__ = [
@@ -36,4 +38,5 @@ __all__ = [
     "MAX_QUEUE_NUMS",
     "quote_integer_keys",
     "topic_route_to_publish_queues",
+    "topic_route_to_queues",
 ]
