@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codec.acl import Credentials
+    from .codec.store import MessageExt
+    from .consumer.lite_pull import AsyncLitePullConsumer, LitePullConsumer
+    from .consumer.push import AsyncPushConsumer, PushConsumer
     from .instance import ServiceState
     from .inner import ConsumerInner, ProducerInner
     from .producer import AsyncProducer, MessageQueueSelector
@@ -39,6 +42,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncProducer",
     "Producer",
+    "AsyncPushConsumer",
+    "PushConsumer",
+    "AsyncLitePullConsumer",
+    "LitePullConsumer",
+    "MessageExt",
     "Message",
     "MessageQueue",
     "SendResult",
@@ -65,6 +73,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AsyncProducer": ".producer",
     "Producer": ".sync",
+    "AsyncPushConsumer": ".consumer.push",
+    "PushConsumer": ".consumer.push",
+    "AsyncLitePullConsumer": ".consumer.lite_pull",
+    "LitePullConsumer": ".consumer.lite_pull",
+    "MessageExt": ".codec.store",
     "Message": ".types",
     "MessageQueue": ".types",
     "SendResult": ".types",

@@ -15,9 +15,7 @@ refreshing the topic's route once when the broker is not known yet).
 from __future__ import annotations
 
 import logging
-import random
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..codec.body import GetConsumerListByGroupResponseBody
@@ -44,9 +42,9 @@ from ..types import MessageQueue
 
 if TYPE_CHECKING:
     from ..codec.store import MessageExt
-    from ..instance import ClientInstance
+    from ..instance import ClientInstance, FindBrokerResult
 
-__all__ = ["ConsumerApi", "BrokerAddress", "MASTER_ID"]
+__all__ = ["ConsumerApi", "MASTER_ID", "SEND_BACK_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +57,6 @@ PROPERTY_TRANSACTION_PREPARED = "TRAN_MSG"
 SEND_BACK_TIMEOUT = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Java ``FindBrokerResult``: an address and whether it is a slave."""
-
-    addr: str
-    slave: bool
-    broker_id: int
-
-
 class ConsumerApi:
     """Consumer requests of one group through ``instance``."""
 
@@ -77,24 +66,13 @@ class ConsumerApi:
         self.timeout = timeout if timeout is not None else instance.config.request_timeout
 
     # -- addresses
-    def _lookup(self, broker_name: str, broker_id: int, only_this_broker: bool) -> BrokerAddress | None:
-        addrs = self.instance.broker_addrs.get(broker_name)
-        if not addrs:
-            return None
-        addr = addrs.get(broker_id)
-        if addr is not None:
-            return BrokerAddress(addr, broker_id != MASTER_ID, broker_id)
-        if only_this_broker:
-            return None
-        bid = sorted(addrs)[0]
-        return BrokerAddress(addrs[bid], bid != MASTER_ID, bid)
-
-    async def find_broker(self, mq: MessageQueue, broker_id: int = MASTER_ID, only_this_broker: bool = False) -> BrokerAddress:
-        """The address to ask about ``mq`` (refreshing ``mq.topic``'s route once)."""
-        found = self._lookup(mq.broker_name, broker_id, only_this_broker)
+    async def find_broker(self, mq: MessageQueue, broker_id: int = MASTER_ID, only_this_broker: bool = False) -> FindBrokerResult:
+        """Where to ask about ``mq`` (``findBrokerAddressInSubscribe``),
+        refreshing ``mq.topic``'s route once when the broker is not known."""
+        found = self.instance.find_broker_address_in_subscribe(mq.broker_name, broker_id, only_this_broker)
         if found is None:
             await self.instance.update_route(mq.topic)
-            found = self._lookup(mq.broker_name, broker_id, only_this_broker)
+            found = self.instance.find_broker_address_in_subscribe(mq.broker_name, broker_id, only_this_broker)
         if found is None:
             raise NoRouteError(f"The broker[{mq.broker_name}] not exist")
         return found
@@ -163,13 +141,13 @@ class ConsumerApi:
     async def find_consumer_id_list(self, topic: str, group: str) -> list[str] | None:
         """GET_CONSUMER_LIST_BY_GROUP from one broker of ``topic`` (a random
         one, as ``findBrokerAddrByTopic``); None when none can answer."""
-        addr = self._broker_of_topic(topic)
+        addr = self.instance.find_broker_addr_by_topic(topic)
         if addr is None:
             try:
                 await self.instance.update_route(topic)
             except (RemotingError, BrokerError, CodecError) as exc:
                 log.warning("route of %s: %s", topic, exc)
-            addr = self._broker_of_topic(topic)
+            addr = self.instance.find_broker_addr_by_topic(topic)
         if addr is None:
             return None
         header = GetConsumerListByGroupRequestHeader(consumer_group=group)
@@ -187,14 +165,6 @@ class ConsumerApi:
             log.warning("consumer list of %s from %s: %s", group, addr, exc)
             return None
 
-    def _broker_of_topic(self, topic: str) -> str | None:
-        route = self.instance.topic_routes.get(topic)
-        if route is None or not route.broker_datas:
-            return None
-        bd = random.choice(route.broker_datas)
-        addrs = bd.broker_addrs
-        return addrs.get(MASTER_ID) or (addrs[sorted(addrs)[0]] if addrs else None)
-
     # -- retries
     async def send_message_back(
         self, msg: MessageExt, broker_name: str | None, delay_level: int, max_reconsume_times: int
@@ -203,7 +173,7 @@ class ConsumerApi:
         store host); raises on anything but SUCCESS."""
         addr: str | None = None
         if broker_name:
-            addr = self.instance.master_addr(broker_name)
+            addr = self.instance.find_broker_address_in_publish(broker_name)
         if addr is None:
             addr = msg.store_host
         header = ConsumerSendMsgBackRequestHeader(

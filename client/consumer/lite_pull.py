@@ -38,6 +38,7 @@ from ..codec.filter import build_subscription
 from ..codec.message import validate_group, validate_topic
 from ..codec.store import MessageExt
 from ..instance import REGISTRY, ClientInstance, ServiceState
+from ..sync import BlockingFacade, blocking, blocking_call
 from ..types import ConsumeFromWhere, ConsumeType, MessageModel, MessageQueue
 from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .broker_api import ConsumerApi
@@ -48,7 +49,7 @@ from .pull import PullApi, PullStatus, build_pull_sys_flag
 from .push import default_consume_timestamp
 from .rebalance import PullRequest, RebalanceImpl, compute_pull_from_where, parse_consume_timestamp
 
-__all__ = ["AsyncLitePullConsumer", "MessageQueueListener"]
+__all__ = ["AsyncLitePullConsumer", "LitePullConsumer", "MessageQueueListener"]
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,11 @@ class AsyncLitePullConsumer:
         if self._offset_store is None:
             raise ServiceStateError("the consumer has not been started")
         return self._offset_store
+
+    @property
+    def request_timeout_hint(self) -> float:
+        """How long a blocking call may take at most: a poll, or a request."""
+        return max(self.poll_timeout, self._client.request_timeout * 3)
 
     def assignment(self) -> set[MessageQueue]:
         """The queues this consumer pulls now."""
@@ -560,3 +566,46 @@ class AsyncLitePullConsumer:
                 log.warning("pull of %s failed: %s", mq, exc)
             if delay:
                 await asyncio.sleep(delay)
+
+
+class LitePullConsumer(BlockingFacade[AsyncLitePullConsumer]):
+    """A blocking lite pull consumer; same options as :class:`AsyncLitePullConsumer`.
+
+    ::
+
+        consumer = LitePullConsumer("my-group", namesrv_addr="127.0.0.1:9876")
+        consumer.subscribe("TopicTest", "*")
+        with consumer:
+            while True:
+                for msg in consumer.poll(timeout=1.0):
+                    ...
+    """
+
+    _kind = "consumer"
+
+    def __init__(self, group: str, **options: Any) -> None:
+        super().__init__(AsyncLitePullConsumer(group, **options))
+
+    def _default_timeout(self) -> float | None:
+        return self.core.request_timeout_hint
+
+    subscribe = blocking_call(AsyncLitePullConsumer.subscribe)
+    unsubscribe = blocking_call(AsyncLitePullConsumer.unsubscribe)
+    pause = blocking_call(AsyncLitePullConsumer.pause)
+    resume = blocking_call(AsyncLitePullConsumer.resume)
+    assignment = blocking_call(AsyncLitePullConsumer.assignment)
+    assign = blocking(AsyncLitePullConsumer.assign)
+    poll = blocking(AsyncLitePullConsumer.poll)
+    commit = blocking(AsyncLitePullConsumer.commit)
+    committed = blocking(AsyncLitePullConsumer.committed)
+    seek = blocking(AsyncLitePullConsumer.seek)
+    seek_to_begin = blocking(AsyncLitePullConsumer.seek_to_begin)
+    seek_to_end = blocking(AsyncLitePullConsumer.seek_to_end)
+
+    @property
+    def group(self) -> str:
+        return self.core.group_name
+
+    @property
+    def client_id(self) -> str:
+        return self.core.client_id

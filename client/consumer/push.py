@@ -26,6 +26,7 @@ does not do).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import time
@@ -40,6 +41,7 @@ from ..codec.filter import build_subscription
 from ..codec.message import validate_group
 from ..codec.store import MessageExt
 from ..instance import REGISTRY, ClientInstance, ServiceState
+from ..sync import BlockingFacade, blocking_call
 from ..types import ConsumeFromWhere, ConsumeType, MessageModel, MessageQueue
 from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .broker_api import ConsumerApi
@@ -50,7 +52,7 @@ from .process_queue import ProcessQueue
 from .pull import BROKER_SUSPEND_MAX_TIME_MILLIS, CONSUMER_TIMEOUT_WHEN_SUSPEND, PullApi, PullStatus, build_pull_sys_flag
 from .rebalance import PullRequest, RebalanceImpl, compute_pull_from_where
 
-__all__ = ["AsyncPushConsumer", "PushOptions", "default_consume_timestamp"]
+__all__ = ["AsyncPushConsumer", "PushConsumer", "PushOptions", "default_consume_timestamp"]
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +322,7 @@ class AsyncPushConsumer:
         Returns it unchanged, so it can be used as a decorator."""
         if not callable(listener):
             raise ConfigError("the listener must be callable")
-        if not asyncio.iscoroutinefunction(listener) and not getattr(listener, "_rmqwire_async", False):
+        if not asyncio.iscoroutinefunction(listener):
             raise ConfigError("AsyncPushConsumer needs an async listener (use PushConsumer for a plain function)")
         self._listener = listener
         return listener
@@ -630,3 +632,76 @@ class AsyncPushConsumer:
         await self._rebalance.remove_process_queue(mq)
         log.info("%s dropped after its offset moved; the next rebalance takes it from %d", mq, offset)
 
+
+
+class PushConsumer(BlockingFacade[AsyncPushConsumer]):
+    """A blocking push consumer; same options as :class:`AsyncPushConsumer`.
+
+    The listener is a plain function, run in a pool of
+    ``consume_thread_min`` worker threads::
+
+        with PushConsumer("my-group", namesrv_addr="127.0.0.1:9876") as consumer:
+            ...
+
+    (``subscribe`` and ``register_listener`` before ``start``; the
+    ``with`` block starts it.)
+    """
+
+    _kind = "consumer"
+
+    def __init__(self, group: str, **options: Any) -> None:
+        super().__init__(AsyncPushConsumer(group, **options))
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    subscribe = blocking_call(AsyncPushConsumer.subscribe)
+    unsubscribe = blocking_call(AsyncPushConsumer.unsubscribe)
+    suspend = blocking_call(AsyncPushConsumer.suspend)
+    resume = blocking_call(AsyncPushConsumer.resume)
+
+    @property
+    def group(self) -> str:
+        return self.core.group_name
+
+    @property
+    def client_id(self) -> str:
+        return self.core.client_id
+
+    def register_listener(self, listener: F) -> F:
+        """Set the listener: ``def listener(msgs) -> ConsumeStatus``, called in
+        a worker thread.  Returns it unchanged (usable as a decorator)."""
+        if not callable(listener):
+            raise ConfigError("the listener must be callable")
+        if asyncio.iscoroutinefunction(listener):
+            raise ConfigError("PushConsumer takes a plain function; give a coroutine function to AsyncPushConsumer")
+
+        async def in_worker(msgs: list[MessageExt]) -> Any:
+            pool = self._pool
+            if pool is None:
+                raise ServiceStateError("the consumer's worker threads are gone")
+            return await asyncio.get_running_loop().run_in_executor(pool, listener, msgs)
+
+        in_worker.__qualname__ = getattr(listener, "__qualname__", "listener")
+        self._run_plain(lambda: self.core.register_listener(in_worker), "register_listener")
+        return listener
+
+    def start(self) -> None:
+        """Start consuming; the listener threads start with it."""
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.core.options.consume_thread_min, thread_name_prefix=f"ConsumeMessageThread_{self.group}"
+        )
+        try:
+            super().start()
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+            raise
+
+    def shutdown(self) -> None:
+        """Stop consuming, persist offsets, unregister; idempotent.  A listener
+        call still running finishes in its thread; its result is dropped."""
+        try:
+            super().shutdown()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._pool = None
