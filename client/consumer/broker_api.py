@@ -15,6 +15,7 @@ refreshing the topic's route once when the broker is not known yet).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 import time
 from typing import TYPE_CHECKING
 
@@ -112,30 +113,34 @@ class ConsumerApi:
         if response.code != ResponseCode.SUCCESS:
             raise BrokerError.for_code(response.code, response.remark, broker.addr)
 
-    async def _offset(self, mq: MessageQueue, code: int, ext: dict[str, str], header_type: type) -> int:
+    async def _offset(
+        self, mq: MessageQueue, code: int, ext: dict[str, str], read: Callable[[RemotingCommand], int]
+    ) -> int:
         addr = await self.master_addr(mq)
         response = await self._call(addr, code, ext)
         if response.code != ResponseCode.SUCCESS:
             raise BrokerError.for_code(response.code, response.remark, addr)
-        value: int = header_type.from_command(response).offset
-        return value
+        return read(response)
 
     async def max_offset(self, mq: MessageQueue) -> int:
         """GET_MAX_OFFSET: one past the queue's last message."""
         header = GetMaxOffsetRequestHeader(topic=mq.topic, queue_id=mq.queue_id, broker_name=mq.broker_name)
-        return await self._offset(mq, RequestCode.GET_MAX_OFFSET, header.to_ext_fields(), GetMaxOffsetResponseHeader)
+        return await self._offset(mq, RequestCode.GET_MAX_OFFSET, header.to_ext_fields(), lambda r: GetMaxOffsetResponseHeader.from_command(r).offset)
 
     async def min_offset(self, mq: MessageQueue) -> int:
         """GET_MIN_OFFSET."""
         header = GetMinOffsetRequestHeader(topic=mq.topic, queue_id=mq.queue_id, broker_name=mq.broker_name)
-        return await self._offset(mq, RequestCode.GET_MIN_OFFSET, header.to_ext_fields(), GetMinOffsetResponseHeader)
+        return await self._offset(mq, RequestCode.GET_MIN_OFFSET, header.to_ext_fields(), lambda r: GetMinOffsetResponseHeader.from_command(r).offset)
 
     async def search_offset(self, mq: MessageQueue, timestamp_ms: int) -> int:
         """SEARCH_OFFSET_BY_TIMESTAMP: the first offset stored at or after ``timestamp_ms``."""
         header = SearchOffsetRequestHeader(
             topic=mq.topic, queue_id=mq.queue_id, timestamp=timestamp_ms, broker_name=mq.broker_name
         )
-        return await self._offset(mq, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header.to_ext_fields(), SearchOffsetResponseHeader)
+        return await self._offset(
+            mq, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header.to_ext_fields(),
+            lambda r: SearchOffsetResponseHeader.from_command(r).offset,
+        )
 
     # -- group membership
     async def find_consumer_id_list(self, topic: str, group: str) -> list[str] | None:

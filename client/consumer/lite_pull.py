@@ -134,8 +134,8 @@ class AsyncLitePullConsumer:
         self.group_name = group
         self.state = ServiceState.CREATE_JUST
         self._client = ClientOptions(namesrv_addr=namesrv_addr, **client_options)
-        self._model = MessageModel(message_model)
-        self._from_where = ConsumeFromWhere(consume_from_where)
+        self.message_model = MessageModel(message_model)
+        self.consume_from_where = ConsumeFromWhere(consume_from_where)
         self.consume_timestamp = consume_timestamp or default_consume_timestamp()
         parse_consume_timestamp(self.consume_timestamp)
         self.allocate_strategy = allocate_strategy or AllocateMessageQueueAveragely()
@@ -167,15 +167,7 @@ class AsyncLitePullConsumer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group_name!r} state={self.state.value}>"
 
-    # -- ConsumerInner
-    @property
-    def message_model(self) -> MessageModel:
-        return self._model
-
-    @property
-    def consume_from_where(self) -> ConsumeFromWhere:
-        return self._from_where
-
+    # -- ConsumerInner (message_model and consume_from_where are attributes)
     def subscriptions(self) -> list[SubscriptionData]:
         return list(self._subscriptions.values())
 
@@ -270,19 +262,19 @@ class AsyncLitePullConsumer:
             raise ServiceStateError(f"The LitePullConsumer service state not OK, maybe started once, {self.state.value}")
         self.state = ServiceState.START_FAILED
         validate_group(self.group_name)
-        if self._model is MessageModel.CLUSTERING:
+        if self.message_model is MessageModel.CLUSTERING:
             self._client.change_instance_name_to_pid()
         instance = REGISTRY.get_or_create(self._client.config())
         api = ConsumerApi(instance, self.group_name)
         store: OffsetStore
-        if self._model is MessageModel.BROADCASTING:
+        if self.message_model is MessageModel.BROADCASTING:
             store = LocalFileOffsetStore(self.client_id, self.group_name, self.offset_store_dir)
         else:
             store = RemoteBrokerOffsetStore(api, self.group_name)
         store.load()
         self._api, self._pull_api, self._offset_store = api, PullApi(api), store
         self._rebalance = RebalanceImpl(
-            self.group_name, self.client_id, message_model=self._model, consume_type=self.consume_type,
+            self.group_name, self.client_id, message_model=self.message_model, consume_type=self.consume_type,
             strategy=self.allocate_strategy, offset_store=store, api=api, listener=self,
             subscribed_topics=lambda: list(self._subscriptions), compute_offset=self._compute_offset,
         )
@@ -451,7 +443,7 @@ class AsyncLitePullConsumer:
     async def _compute_offset(self, mq: MessageQueue) -> int:
         assert self._offset_store is not None and self._api is not None
         return await compute_pull_from_where(
-            mq, self._from_where, self._offset_store, self._api, self.consume_timestamp,
+            mq, self.consume_from_where, self._offset_store, self._api, self.consume_timestamp,
             read_type=ReadOffsetType.MEMORY_FIRST_THEN_STORE, deprecated_as_last=False,
         )
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -220,6 +221,8 @@ class AsyncPushConsumer:
             await_termination_when_shutdown=await_termination_when_shutdown,
             offset_store_dir=offset_store_dir,
         )
+        self.message_model = MessageModel(message_model)
+        self.consume_from_where = ConsumeFromWhere(consume_from_where)
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._listener: Listener | None = None
         self._instance: ClientInstance | None = None
@@ -236,15 +239,8 @@ class AsyncPushConsumer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group_name!r} state={self.state.value}>"
 
-    # -- ConsumerInner: what the instance reads
-    @property
-    def message_model(self) -> MessageModel:
-        return self.options.message_model
-
-    @property
-    def consume_from_where(self) -> ConsumeFromWhere:
-        return self.options.consume_from_where
-
+    # -- ConsumerInner: what the instance reads (message_model and
+    # consume_from_where are attributes, set from the options)
     def subscriptions(self) -> list[SubscriptionData]:
         """The subscriptions the heartbeat announces (the retry topic included once started)."""
         return list(self._subscriptions.values())
@@ -337,6 +333,7 @@ class AsyncPushConsumer:
         if self.group_name == "DEFAULT_CONSUMER":
             raise ConfigError("consumerGroup can not equal DEFAULT_CONSUMER, please specify another one.")
         self.options.check()
+        self.message_model, self.consume_from_where = self.options.message_model, self.options.consume_from_where
         if self._listener is None:
             raise ConsumerError("messageListener is null: register a listener before start")
         if not self._subscriptions:
@@ -475,7 +472,7 @@ class AsyncPushConsumer:
                 old.cancel()
             task = asyncio.get_running_loop().create_task(self._pull_loop(request))
             self._pull_tasks[request.message_queue] = task
-            task.add_done_callback(lambda t, mq=request.message_queue: self._forget_pull_task(mq, t))
+            task.add_done_callback(functools.partial(self._forget_pull_task, request.message_queue))
 
     def _forget_pull_task(self, mq: MessageQueue, task: asyncio.Task[None]) -> None:
         if self._pull_tasks.get(mq) is task:

@@ -280,9 +280,9 @@ class RebalanceImpl:
                 continue
             if mq in self.process_queue_table:  # taken meanwhile by a concurrent rebalance
                 continue
-            pq: ProcessQueue[Any] = ProcessQueue()
-            self.process_queue_table[mq] = pq
-            requests.append(PullRequest(self.group, mq, pq, next_offset))
+            fresh: ProcessQueue[Any] = ProcessQueue()
+            self.process_queue_table[mq] = fresh
+            requests.append(PullRequest(self.group, mq, fresh, next_offset))
             changed = True
         if requests:
             self.listener.dispatch_pull_requests(requests)
