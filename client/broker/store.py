@@ -85,6 +85,19 @@ _STORE_V6: Final = int(MessageSysFlag.STOREHOSTADDRESS_V6_FLAG)
 # + 1 topic length + 2 properties length.
 # TODO: take it from the codec's stored-message record once that lands.
 _FIXED_IPV4: Final = 91
+_V6_EXTRA: Final = 12  # a 16-byte address instead of 4
+
+
+def record_length(sys_flag: int, body_size: int, topic_size: int, properties_size: int) -> int:
+    """``CommitLog.calMsgLength``: the bytes of one stored-message record."""
+    extra = (_V6_EXTRA if sys_flag & _BORN_V6 else 0) + (_V6_EXTRA if sys_flag & _STORE_V6 else 0)
+    return _FIXED_IPV4 + extra + body_size + topic_size + properties_size
+
+
+def _is_ipv6(host_port: str) -> bool:
+    return host_port.count(":") > 1
+
+
 _TRANSACTION_MASK: Final = 0xC
 _TRANSACTION_COMMIT: Final = int(MessageSysFlag.TRANSACTION_COMMIT_TYPE)
 
@@ -97,17 +110,6 @@ _MIN_SCAN_ENTRIES: Final = 16_000 // 20
 # MessageStoreConfig: what one pull of messages in memory may carry.
 MAX_TRANSFER_BYTES_IN_MEMORY: Final = 256 * 1024
 MAX_TRANSFER_COUNT_IN_MEMORY: Final = 32
-_V6_EXTRA: Final = 12  # a 16-byte address instead of 4
-
-
-def record_length(sys_flag: int, body_size: int, topic_size: int, properties_size: int) -> int:
-    """``CommitLog.calMsgLength``: the bytes of one stored-message record."""
-    extra = (_V6_EXTRA if sys_flag & _BORN_V6 else 0) + (_V6_EXTRA if sys_flag & _STORE_V6 else 0)
-    return _FIXED_IPV4 + extra + body_size + topic_size + properties_size
-
-
-def _is_ipv6(host_port: str) -> bool:
-    return host_port.count(":") > 1
 
 
 @dataclass(frozen=True, slots=True)
