@@ -75,6 +75,9 @@ class PullHoldTable:
     def __len__(self) -> int:
         return sum(len(pulls) for pulls in self._table.values())
 
+    def __bool__(self) -> bool:
+        return bool(self._table)
+
     def held(self, topic: str | None = None, queue_id: int | None = None) -> list[HeldPull]:
         """The pulls waiting (on one topic / queue)."""
         return [
