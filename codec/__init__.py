@@ -147,15 +147,15 @@ __all__ = [
     "BatchEntry",
     "encode_batch",
     "decode_batch",
+    # subscriptions (namespaces: see codec.namespace)
+    "build_subscription",
+    "tag_hash_code",
+    "tags_match",
     # stored messages (pull bodies)
     "MessageExt",
     "decode_messages",
     "encode_message",
     "message_record_length",
-    # subscriptions (namespaces: see codec.namespace)
-    "build_subscription",
-    "tag_hash_code",
-    "tags_match",
     # ACL
     "Credentials",
     "sign",
