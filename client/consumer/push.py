@@ -29,6 +29,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -67,6 +68,11 @@ PULL_DELAY_WHEN_SUSPENDED = 1.0
 PULL_DELAY_WHEN_EXCEPTION = 3.0
 #: Java waits this long before dropping a queue whose offset moved
 OFFSET_MOVED_DROP_DELAY = 10.0
+
+
+def _is_async_callable(fn: object) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))
 
 
 def default_consume_timestamp(now: float | None = None) -> str:
@@ -318,7 +324,7 @@ class AsyncPushConsumer:
         Returns it unchanged, so it can be used as a decorator."""
         if not callable(listener):
             raise ConfigError("the listener must be callable")
-        if not asyncio.iscoroutinefunction(listener):
+        if not _is_async_callable(listener):
             raise ConfigError("AsyncPushConsumer needs an async listener (use PushConsumer for a plain function)")
         self._listener = listener
         return listener
@@ -392,6 +398,11 @@ class AsyncPushConsumer:
         self.state = ServiceState.RUNNING
         self._expiry_task = asyncio.get_running_loop().create_task(self._clean_expired_every())
         await instance.send_heartbeat_to_all_brokers()
+        # the first heartbeat makes the broker create the group's retry topic:
+        # learn its queues now rather than at the next route poll
+        for topic in list(self._subscriptions):
+            if self.is_subscribe_topic_need_update(topic):
+                await self._update_subscribe_info(topic)
         instance.rebalance_immediately()
 
     def _reset_after_failed_start(self) -> None:
@@ -668,7 +679,7 @@ class PushConsumer(BlockingFacade[AsyncPushConsumer]):
         a worker thread.  Returns it unchanged (usable as a decorator)."""
         if not callable(listener):
             raise ConfigError("the listener must be callable")
-        if asyncio.iscoroutinefunction(listener):
+        if _is_async_callable(listener):
             raise ConfigError("PushConsumer takes a plain function; give a coroutine function to AsyncPushConsumer")
 
         async def in_worker(msgs: list[MessageExt]) -> Any:
