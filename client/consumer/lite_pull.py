@@ -409,6 +409,12 @@ class AsyncLitePullConsumer:
             raise ConsumerError(f"Seek offset illegal, seek offset = {offset}, min offset = {low}, max offset = {high}")
         self._reset(state)
         state.seek_offset = offset
+        # a pull may be held by the broker for 20 s: restart the queue's loop now
+        if state.task is not None:
+            state.task.cancel()
+            state.task = None
+        if self.state is ServiceState.RUNNING:
+            self._start_pulls()
 
     async def seek_to_begin(self, mq: MessageQueue) -> None:
         """Seek ``mq`` to its min offset."""
