@@ -165,7 +165,9 @@ class BrokerController:
         if loop is None or loop.is_closed() or (message.topic != SCHEDULE_TOPIC and not self.pull.holds):
             return
         if threading.get_ident() == self._loop_thread:
-            loop.call_soon(self._on_arrival, message)
+            # at once, as Java's reput service notifies per message: a held pull
+            # woken by the first of several messages stored together sees the first
+            self._on_arrival(message)
         else:
             loop.call_soon_threadsafe(self._on_arrival, message)
 

@@ -41,7 +41,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -58,7 +58,6 @@ from ..codec.message import (
     MessageSysFlag,
     create_offset_msg_id,
     decompress_body,
-    encode_properties,
 )
 from ..codec.store import message_record_length
 
@@ -71,6 +70,7 @@ __all__ = [
     "GetMessageStatus",
     "GetMessageResult",
     "record_length",
+    "properties_length",
     "SCHEDULE_TOPIC",
 ]
 
@@ -159,7 +159,8 @@ class MessageDraft:
     """A message to store (``MessageExtBrokerInner`` before ``putMessage``):
     everything but what the store assigns (offsets, store host and time,
     message id).  ``properties_size`` is the length in bytes of the
-    properties string as it came (None: encode ``properties`` to measure).
+    properties as the record will hold them (:func:`properties_length`;
+    None: the store measures).
     Not frozen: like Java's ``MessageExtBrokerInner`` it is a message being
     built (a send-back copies a stored message and changes its topic), and
     the store never keeps it."""
@@ -264,6 +265,19 @@ def _payload(body: bytes, sys_flag: int) -> bytes:
     except CodecError as exc:
         log.debug("compressed body does not decompress (%s); keeping it as sent", exc)
         return body
+
+
+def properties_length(props: Mapping[str, str]) -> int:
+    """The UTF-8 length of ``props`` as the record holds them
+    (``messageProperties2String`` of 4.9.1+: no trailing separator), which
+    is what a pull body carries; the same as encoding them, faster."""
+    total = -1 if props else 0
+    for key, value in props.items():
+        total += len(key) + len(value) + 2
+        if not (key.isascii() and value.isascii()):
+            total += len(key.encode("utf-8", "surrogatepass")) - len(key)
+            total += len(value.encode("utf-8", "surrogatepass")) - len(value)
+    return total
 
 
 def _to_schedule(
@@ -377,7 +391,7 @@ class MessageStore:
                         topic, queue_id, props = delayed
                         props_size = None
                 if props_size is None:
-                    props_size = len(encode_properties(props, trailing_separator=False).encode()) if props else 0
+                    props_size = properties_length(props)
                 size = record_length(sys_flag, len(body), len(topic.encode()), props_size)
                 key = (topic, queue_id)
                 queue = self._queues.get(key)

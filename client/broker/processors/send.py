@@ -31,12 +31,11 @@ from ...codec.message import (
     VALID_NAME_PATTERN,
     decode_batch,
     decode_properties,
-    encode_properties,
 )
 from ..config import FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
-from ..store import MessageDraft, record_length
+from ..store import MessageDraft, properties_length, record_length
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -124,11 +123,12 @@ class SendMessageProcessor:
                 return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
             if not batch:
                 return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
-            entries = [(e.body, e.properties, len(encode_properties(e.properties).encode()), e.flag) for e in batch]
+            entries = [(e.body, e.properties, properties_length(e.properties), e.flag) for e in batch]
         else:
             props_text = header.properties or ""
             props_dict = decode_properties(props_text) if props_text else {}
-            entries = [(body, props_dict, len(props_text.encode()), header.flag)]
+            # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
+            entries = [(body, props_dict, properties_length(props_dict), header.flag)]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
         sys_flag = header.sys_flag
         for entry_body, _props, props_size, _flag in entries:
