@@ -250,3 +250,39 @@ def test_the_blocking_push_consumer_runs_a_plain_listener_in_worker_threads() ->
         assert sorted(got) == [f"{i}".encode() for i in range(5)]
         assert all(name.startswith("ConsumeMessageThread_cg") for name in threads)
         assert consumer.state is ServiceState.SHUTDOWN_ALREADY
+
+
+def test_when_send_back_fails_the_consumer_resends_to_the_retry_topic_itself() -> None:
+    from rmqwire.codec.enums import RequestCode
+    from rmqwire.testing import Fault
+
+    async def main(broker: LocalBroker) -> None:
+        broker.inject(Fault.error(1, "lookMessageByOffset failed", code=RequestCode.CONSUMER_SEND_MSG_BACK, times=1))
+        [msg_id] = await produce(broker, [Message("T", b"resend me", tags="A", keys="k")])
+        got = Collector(lambda m: ConsumeStatus.RECONSUME_LATER if m.reconsume_times == 0 else ConsumeStatus.CONSUME_SUCCESS)
+        async with consumer_for(broker, listener=got):
+            await eventually(lambda: any(m.reconsume_times >= 1 for m in got.msgs), timeout=15)
+        again = next(m for m in got.msgs if m.reconsume_times >= 1)
+        assert (again.topic, again.body, again.tags, again.keys, again.msg_id) == ("T", b"resend me", "A", "k", msg_id)
+        # it came through the retry topic, sent by the client's inner producer
+        stored = broker.messages("%RETRY%cg")
+        assert len(stored) == 1 and stored[0].properties["RETRY_TOPIC"] == "T"
+
+    run(main, topics=["T"])
+
+
+def test_a_tag_whose_hash_collides_is_filtered_out_on_the_client() -> None:
+    from rmqwire.codec.filter import tag_hash_code
+
+    assert tag_hash_code("Aa") == tag_hash_code("BB")  # the broker filters by this hash only
+
+    async def main(broker: LocalBroker) -> None:
+        await produce(broker, [Message("T", f"{tag}{i}".encode(), tags=tag) for i in range(4) for tag in ("Aa", "BB")])
+        got = Collector()
+        async with consumer_for(broker, expression="Aa", listener=got) as consumer:
+            await got.wait_for(4)
+            await eventually(lambda: consumer.consume_service is not None and consumer.consume_service.pending == 0)
+            await asyncio.sleep(0.2)
+        assert sorted(got.bodies()) == [f"Aa{i}".encode() for i in range(4)]
+
+    run(main, topics=["T"])
