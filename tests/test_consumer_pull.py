@@ -102,6 +102,7 @@ def test_found_messages_are_decoded_and_filtered_by_tag_string() -> None:
     api, _, result = pull(FakeInstance(response(0, body, suggest=1)), 2, "A || B")
     assert result.status is PullStatus.FOUND
     assert [(m.queue_offset, m.tags, m.body, m.broker_name) for m in result.msgs] == [(4, "A", b"m4", "broker-a")]
+    assert (result.msgs[0].properties["MIN_OFFSET"], result.msgs[0].properties["MAX_OFFSET"]) == ("0", "9")
     assert api.pull_from_which_node[MQ] == 1  # the next pull goes where the broker suggested
     _, _, everything = pull(FakeInstance(response(0, body)), 2, "*")
     assert [m.queue_offset for m in everything.msgs] == [4, 5, 6]

@@ -23,6 +23,7 @@ from ..codec.enums import PullSysFlag, RequestCode, ResponseCode
 from ..codec.errors import BrokerError
 from ..codec.filter import tags_match
 from ..codec.headers import PullMessageRequestHeader, PullMessageResponseHeader
+from ..codec.message import PROPERTY_MAX_OFFSET, PROPERTY_MIN_OFFSET
 from ..codec.store import MessageExt, decode_messages
 from ..types import MessageQueue
 from .broker_api import MASTER_ID, ConsumerApi
@@ -156,6 +157,10 @@ class PullApi:
             msgs = decode_messages(result.body, broker_name=mq.broker_name)
             if subscription.tags_set and not subscription.class_filter_mode:
                 msgs = [m for m in msgs if tags_match(subscription, m.tags)]
+            low, high = str(result.min_offset), str(result.max_offset)
+            for m in msgs:  # a freshly decoded message owns its properties dict
+                m.properties[PROPERTY_MIN_OFFSET] = low
+                m.properties[PROPERTY_MAX_OFFSET] = high
             result.msgs = msgs
         result.body = b""
         return result
