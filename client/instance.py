@@ -476,7 +476,7 @@ class ClientInstance:
             # Java closes the channel after a sync timeout (closeSocketIfTimeout)
             conn.abort()
             raise RequestTimeoutError(
-                f"no response from {addr} to request code {cmd.code} within {timeout:g} s"
+                f"no response from {addr} to request code {cmd.code} within {timeout:.3g} s"
             ) from None
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand, timeout: float) -> None:

@@ -231,10 +231,14 @@ class _Blocking(Generic[P, T]):
         self._method = method
         self._plain = plain
         self._name = method.__name__
-        functools.update_wrapper(self, method)  # type: ignore[arg-type]
+        functools.update_wrapper(self, method)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
+
+    def __call__(self, facade: BlockingFacade[Any], *args: Any, **kwargs: Any) -> Any:
+        """Called through the class: ``Producer.send(producer, msg)``."""
+        return self.__get__(facade)(*args, **kwargs)
 
     @overload
     def __get__(self, instance: None, owner: type | None = None) -> _Blocking[P, T]: ...
