@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -274,6 +275,10 @@ def client_tables(data: dict[str, Any], brokers: tuple[str, ...] = ("minimal", "
                           "–" if info.get("broker_cpu_us") is None else f"{info['broker_cpu_us']:,.1f}"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    loads = [i["load_1m"] for i in index.values() if i.get("load_1m") is not None]
+    if loads:
+        lines += [f"Load average (1 min) over these runs: {min(loads):.1f}–{max(loads):.1f} on "
+                  f"{os.cpu_count() or '?'} cores; msgs/s and latency move with it, CPU per message much less.", ""]
     goals = client_goals(index)
     if goals:
         lines += ["Issue 13 goals, on the minimal responder:", ""] + [f"- {g}" for g in goals] + [""]
