@@ -286,3 +286,17 @@ def test_a_tag_whose_hash_collides_is_filtered_out_on_the_client() -> None:
         assert sorted(got.bodies()) == [f"Aa{i}".encode() for i in range(4)]
 
     run(main, topics=["T"])
+
+
+def test_the_consumer_goes_on_after_the_broker_restarts() -> None:
+    async def main(broker: LocalBroker) -> None:
+        got = Collector()
+        async with consumer_for(broker, listener=got):
+            await produce(broker, [Message("T", b"before")])
+            await got.wait_for(1)
+            await broker.restart_broker("broker-a")  # every held pull fails with its connection
+            await produce(broker, [Message("T", b"after")])
+            await got.wait_for(2, timeout=15)  # pulls are retried 3 s after a failure, as Java's
+        assert got.bodies() == [b"before", b"after"]
+
+    run(main, topics=["T"])

@@ -65,6 +65,9 @@ PULL_DELAY_WHEN_FLOW_CONTROL = 0.05
 PULL_DELAY_WHEN_BROKER_FLOW_CONTROL = 0.02
 PULL_DELAY_WHEN_SUSPENDED = 1.0
 PULL_DELAY_WHEN_EXCEPTION = 3.0
+#: after SUBSCRIPTION_NOT_EXIST / NOT_LATEST, once a heartbeat is on its way
+PULL_DELAY_WHEN_SUBSCRIPTION_STALE = 0.2
+_STALE_SUBSCRIPTION = (ResponseCode.SUBSCRIPTION_NOT_EXIST, ResponseCode.SUBSCRIPTION_NOT_LATEST)
 #: Java waits this long before dropping a queue whose offset moved
 OFFSET_MOVED_DROP_DELAY = 10.0
 
@@ -167,6 +170,7 @@ class AsyncPushConsumer:
         self._other_tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self.paused = False
+        self._heartbeat_wanted = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group_name!r} state={self.state.value}>"
@@ -508,8 +512,16 @@ class AsyncPushConsumer:
             except asyncio.CancelledError:
                 raise
             except BrokerError as exc:
-                delay = PULL_DELAY_WHEN_BROKER_FLOW_CONTROL if exc.code == ResponseCode.FLOW_CONTROL else PULL_DELAY_WHEN_EXCEPTION
-                log.warning("pull of %s failed: %s", mq, exc)
+                if exc.code in _STALE_SUBSCRIPTION:
+                    # the broker has not (yet) seen the heartbeat carrying this
+                    # subscription version (a heartbeat round was already under
+                    # way when the share changed): send one and try again soon
+                    log.info("pull of %s: %s; heartbeating", mq, exc)
+                    self._request_heartbeat()
+                    delay = PULL_DELAY_WHEN_SUBSCRIPTION_STALE
+                else:
+                    delay = PULL_DELAY_WHEN_BROKER_FLOW_CONTROL if exc.code == ResponseCode.FLOW_CONTROL else PULL_DELAY_WHEN_EXCEPTION
+                    log.warning("pull of %s failed: %s", mq, exc)
             except RocketMQError as exc:
                 delay = PULL_DELAY_WHEN_EXCEPTION
                 if not mq.topic.startswith("%RETRY%"):
@@ -518,6 +530,24 @@ class AsyncPushConsumer:
                 return
             if delay > 0:
                 await asyncio.sleep(delay)
+
+    def _request_heartbeat(self) -> None:
+        if self._heartbeat_wanted or self._instance is None:
+            return
+        self._heartbeat_wanted = True
+        instance = self._instance
+
+        async def beat() -> None:
+            try:
+                # 0 when another round held the heartbeat lock: try again shortly
+                for _ in range(10):
+                    if await instance.send_heartbeat_to_all_brokers() or self.state is not ServiceState.RUNNING:
+                        return
+                    await asyncio.sleep(0.1)
+            finally:
+                self._heartbeat_wanted = False
+
+        self._spawn(beat())
 
     async def _pull_once(self, request: PullRequest, sub: SubscriptionData) -> float | None:
         """One pull and its result; the delay before the next (None: stop)."""
