@@ -629,10 +629,12 @@ class ClientInstance:
     async def send_heartbeat_to_all_brokers(self) -> int:
         """HEART_BEAT to every broker address: masters and slaves when there
         are consumers, masters only for producers (``sendHeartbeatToAllBroker``).
-        Returns how many succeeded; failures are logged."""
-        if self._heartbeat_lock.locked():
-            log.warning("heartbeat round still running; skipping this one")
-            return 0
+        Returns how many succeeded; failures are logged.
+
+        Rounds do not overlap: one asked for while another runs waits for it
+        and then sends (Java skips it instead; here a member that just
+        registered must not have its first heartbeat dropped, or the broker
+        would not know it until the next period)."""
         async with self._heartbeat_lock:
             if (not self.producers and not self.consumers) or not self.broker_addrs:
                 return 0

@@ -259,14 +259,18 @@ class _Blocking(Generic[P, T]):
 
             @functools.wraps(method)
             def call_plain(*args: Any, **kwargs: Any) -> Any:
-                return facade._run_plain(lambda: method(facade.core, *args, **kwargs), name)
+                return facade._run_plain(lambda: method(facade._core, *args, **kwargs), name)
 
+            instance.__dict__[name] = call_plain
             return call_plain
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> Any:
-            return facade._run(method(facade.core, *args, **kwargs), _backstop(facade, kwargs), name)
+            return facade._run(method(facade._core, *args, **kwargs), _backstop(facade, kwargs), name)
 
+        # a non-data descriptor: the instance attribute answers from now on,
+        # so a hot blocking send does not build its wrapper each time
+        instance.__dict__[name] = call
         return call
 
 
