@@ -92,11 +92,12 @@ CASES = [
 CASE_IDS = [case.id for case in CASES]
 
 #: The issue's targets: the public API's time over the reference's, same run.
+#: Issue 10: every SEND / response header case at most 1.0x (it was 1.3x /
+#: 1.6x before the one generator).
 TARGETS: dict[tuple[str, str], float] = {
-    **{(f"send_v2-{kind}-{size}", op): 1.3
+    **{(f"send_v2-{kind}-{size}", op): 1.0
        for kind in ("rocketmq", "json") for size in ("128B", "4KiB") for op in ("encode", "decode")},
-    ("send_response-json", "decode"): 1.6,
-    ("send_response-rocketmq", "decode"): 1.6,
+    **{(f"send_response-{kind}", op): 1.0 for kind in ("rocketmq", "json") for op in ("encode", "decode")},
     ("heartbeat-json", "encode"): 1.3,
 }
 

@@ -52,7 +52,7 @@ FRAME = Sized(
             Int24ub,
             Switch(
                 this.serialize_type,
-                {SerializeType.JSON: JSON_HEADER, SerializeType.ROCKETMQ: ROCKETMQ_HEADER},
+                {SerializeType.ROCKETMQ: ROCKETMQ_HEADER, SerializeType.JSON: JSON_HEADER},
                 default=Reject(this.serialize_type, UnknownSerializeTypeError),
             ),
             BadHeaderLengthError,

@@ -630,7 +630,10 @@ class _Generator:
         key = self._keyexpr(sc, lambda f: f"v_{f}")
         for i, (value, case) in enumerate(sc.cases.items()):
             self._emit(indent, f"{'if' if i == 0 else 'elif'} {key} == {_key(value)}:")
-            self._build([("build", case, name, path), *tasks], st.copy(), indent + 1)
+            branch = st.copy()
+            if key.startswith("v_") and key[2:] in self.switch_keys:  # packed as the literal it equals here
+                branch.pieces = [_Piece(p.fmt, _key(value) if p.expr == key and p.fmt else p.expr, p.sized) for p in branch.pieces]
+            self._build([("build", case, name, path), *tasks], branch, indent + 1)
         self._emit(indent, "else:")
         self._build([("build", sc.default, name, path), *tasks], st.copy(), indent + 1)
         return None
@@ -647,15 +650,15 @@ class _Generator:
         return None
 
     def _build_greedy(self, sc: Any, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+        # no type check: bytes + any bytes-like is bytes, anything else raises TypeError
         var = self._name("b")
         self._emit(indent, f"{var} = {self._value(name)}")
-        self._emit(indent, f"if type({var}) is not bytes: raise _Bail")
         st.pieces.append(_Piece("", var))
         return tasks
 
     def _build_text(self, sc: Utf8Text, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._name("b")
-        self._emit(indent, f"{var} = {self._value(name)}.encode('utf-8')")
+        self._emit(indent, f"{var} = {self._value(name)}.encode()")
         st.pieces.append(_Piece("", var))
         return tasks
 
@@ -669,7 +672,7 @@ class _Generator:
         self._build(list(tasks), empty, indent + 1)
         self._emit(indent, "else:")
         raw = self._name("b")
-        self._emit(indent + 1, f"{raw} = {var}.encode('utf-8')")
+        self._emit(indent + 1, f"{raw} = {var}.encode()")
         st.pieces += [_Piece("i", f"len({raw})"), _Piece("", raw)]
         self._build(tasks, st, indent + 1)
         return None
