@@ -14,12 +14,10 @@ properties it was sent with.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from interop_support import DRIVERS_DIR, TappedBroker, big_text, frame_code, run_driver, wait_for
-
-from rmqwire import Message, Producer
+from consumer_support import PROPERTIES, check_consumed, produce
+from interop_support import DRIVERS_DIR, TappedBroker, frame_code, run_driver, wait_for
 
 pytestmark = pytest.mark.interop
 
@@ -27,35 +25,11 @@ TOPIC = "InteropCppConsumeTopic"
 GROUP = "interop-cpp-consumer-group"
 PULL_MESSAGE = 11
 CONSUMER_SEND_MSG_BACK = 36
-PROPERTIES = ["case", "color", "city", "emoji"]
-
-
-def messages() -> list[dict[str, Any]]:
-    return [
-        {"case": "tiny", "body": "a", "tags": "TagA", "keys": "key-1", "properties": {"color": "red"}},
-        {"case": "utf8", "body": "你好，RocketMQ — ünïcödé ✓ 🚀", "tags": "标签B", "keys": "key-2",
-         "properties": {"city": "杭州", "emoji": "🚀"}},
-        {"case": "big", "body": big_text(6000), "tags": "TagC", "keys": "key-3", "properties": {}},
-        {"case": "delay", "body": "delayed hello", "tags": "TagD", "keys": "key-4", "properties": {}, "delay_level": 1},
-        {"case": "retry", "body": "try me twice", "tags": "TagR", "keys": "key-retry", "properties": {}},
-    ] + [
-        {"case": f"bulk-{i}", "body": f"bulk message {i}", "tags": "TagE", "keys": f"key-bulk-{i}", "properties": {}}
-        for i in range(12)
-    ]
 
 
 def test_cpp_push_consumer_consumes_what_rmqwire_produced(cpp_python: str, tapped_broker: TappedBroker, tmp_path: Path) -> None:
     broker = tapped_broker.broker
-    broker.create_topic(TOPIC, 4)
-    specs = messages()
-    with Producer("interop-rmqwire-producer", namesrv_addr=broker.namesrv_addr) as producer:
-        for spec in specs:
-            msg = Message(
-                TOPIC, spec["body"].encode(), tags=spec["tags"], keys=spec["keys"],
-                properties={"case": spec["case"], **spec["properties"]}, delay_level=spec.get("delay_level", 0),
-            )
-            producer.send(msg)
-    assert wait_for(lambda: len(broker.messages(TOPIC)) == len(specs), timeout=5)
+    specs = produce(broker, TOPIC)
 
     scen = {
         "namesrv": tapped_broker.namesrv_addr, "topic": TOPIC, "group": GROUP, "expression": "*",
@@ -67,16 +41,7 @@ def test_cpp_push_consumer_consumes_what_rmqwire_produced(cpp_python: str, tappe
     events = [e["event"] for e in run.events]
     assert events[0] == "started" and "done" in events and events[-1] == "shutdown", run.describe()
 
-    consumed = [e for e in run.events if e["event"] == "message"]
-    by_case = {e["properties"]["case"]: e for e in consumed}
-    assert sorted(by_case) == sorted(s["case"] for s in specs), run.describe()
-    for spec in specs:
-        got = by_case[spec["case"]]
-        assert got["body"] == spec["body"], spec["case"]
-        assert (got["tags"], got["keys"]) == (spec["tags"], spec["keys"]), spec["case"]
-        expected = {name: None for name in PROPERTIES} | {"case": spec["case"], **spec["properties"]}
-        got_props = {name: (value or None) for name, value in got["properties"].items()}
-        assert got_props == expected, spec["case"]
+    by_case = check_consumed(run.events, specs, run.describe())
 
     # the refused one came back from the retry topic, reconsumed once
     [refused] = [e for e in run.events if e["event"] == "reconsume_later"]
