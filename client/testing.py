@@ -130,6 +130,13 @@ class LocalBroker:
       does not), and the answer is always NO_PERMISSION (a Java broker's
       remoting layer turns the ``AclException`` into a code that depends on
       its version).
+    * on the consumer side: every message counts as in memory (Java's
+      in-memory transfer limits, 32 messages / 256 KiB a pull, and
+      ``checkInDisk`` false for QUERY_CONSUMER_OFFSET); a held pull times out
+      on its own timer, not at the next 5 s check; no ``OffsetMovedEvent`` is
+      stored; SQL92 subscriptions are refused as with
+      ``enablePropertyFilter=false``; every group has the default
+      ``SubscriptionGroupConfig`` (16 retries, one retry queue).
     """
 
     def __init__(
