@@ -430,8 +430,8 @@ class LocalBroker:
 
     def clear(self) -> None:
         """Forget stored messages and every record (requests, heartbeats,
-        unregistrations, clients).  Topics and queue offsets stay, as on a
-        real broker."""
+        unregistrations, clients).  Topics, queue offsets, consumer offsets
+        and queue locks stay, as on a real broker."""
         self.cluster.clear()
 
     # ------------------------------------------------------------------ faults
