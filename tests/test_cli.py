@@ -239,10 +239,17 @@ def test_serve_runs_until_sigterm_and_logs_requests_with_timestamps_under_v() ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    # requests as the broker saw them, each line stamped, from the rmqwire loggers
-    request_lines = [ln for ln in err.splitlines() if "code=310" in ln]
+    # requests as the broker saw them (code by name, opaque, the client id the
+    # connection heartbeats as), each line stamped, from the rmqwire loggers
+    lines = err.splitlines()
+    request_lines = [ln for ln in lines if "SEND_MESSAGE_V2(310) request opaque=" in ln]
     assert request_lines, err
     assert all(re.match(rf"{TIMESTAMP} DEBUG +rmqwire\.", ln) for ln in request_lines)
+    assert any(re.search(r"broker-a <- 127\.0\.0\.1:\d+ client \S+@\S+: SEND_MESSAGE_V2", ln) for ln in request_lines)
+    # connections, opened and closed, with the peer's address
+    for event in (r"connection \d+ from 127\.0\.0\.1:\d+$", r"connection \d+ from 127\.0\.0\.1:\d+ closed"):
+        for server in ("namesrv", "broker-a"):
+            assert any(re.match(rf"{TIMESTAMP} INFO +rmqwire\.broker\.server: {server}: {event}", ln) for ln in lines), err
 
 
 class _SpyBroker(LocalBroker):
