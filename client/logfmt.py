@@ -42,12 +42,19 @@ def preview(data: bytes, limit: int = BODY_PREVIEW) -> str:
 
 
 class _Loggable:
-    __slots__ = ("cmd",)
+    __slots__ = ("cmd", "_text")
 
     def __init__(self, cmd: RemotingCommand) -> None:
         self.cmd = cmd
+        self._text: str | None = None
 
     def __repr__(self) -> str:
+        # Each handler formats the record again: build the text once.
+        if self._text is None:
+            self._text = self._format()
+        return self._text
+
+    def _format(self) -> str:
         cmd = self.cmd
         fields = cmd.ext_fields
         if SECURITY_TOKEN in fields:
