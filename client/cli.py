@@ -118,8 +118,8 @@ def _add_common(parser: argparse.ArgumentParser, default: Any) -> None:
     # Accepted before and after the subcommand; after it the default is
     # SUPPRESS, so that `rmqwire -v send ...` is not undone by the subparser.
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
-                        help="log connections and requests (every frame, security tokens masked) "
-                             "to standard error, with timestamps")
+                        help="log connections and requests (every frame, bodies cut to 200 bytes, "
+                             "security tokens masked) to standard error, with timestamps")
     parser.add_argument("--debug", action="store_true", default=default,
                         help="like -v, and a failure also prints its traceback")
 
