@@ -88,6 +88,7 @@ class Read:
     var: str = ""  # the value's variable, when it is not the one target
     exact: bool = False  # the range ends where its parent does: check that at once
     over: int | None = None  # a length above this bails (a signed byte read unsigned)
+    minimum: int = 0  # the fixed bytes every path through the range reads first
     defer: bool = False  # the range's end is checked by the next read's bounds check
 
 
@@ -103,11 +104,16 @@ class ParseState:
     off: int = 0
     # the end of a range that was checked equal to its parent's -> the parent's
     same_end: dict[str, str] = field(default_factory=dict)
+    # checks of a range only sliced so far, made with the next read's bounds check
+    deferred: list[str] = field(default_factory=list)
+    # (end var, base, offset): reads of that range from base up to base + offset
+    # are known in bounds (its length was checked to cover them)
+    safe: tuple[str, str, int] | None = None
 
     def copy(self) -> ParseState:
         return ParseState(
             list(self.pending), self.group_end, list(self.ends), dict(self.bound), dict(self.raw),
-            self.base, self.off, dict(self.same_end),
+            self.base, self.off, dict(self.same_end), list(self.deferred), self.safe,
         )
 
     def at(self) -> str:

@@ -43,6 +43,7 @@ below; :func:`_kind` is the one dispatch over node types.
 from __future__ import annotations
 
 import itertools
+import re
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -177,6 +178,12 @@ class Generator:
         self._parse([("parse", self.schema, None, ())], ParseState(), 2)
         return "\n".join(self.lines)
 
+    def _settle(self, st: ParseState, indent: int) -> None:
+        """Make the deferred checks now (before anything but slicing)."""
+        if st.deferred:
+            self._emit(indent, f"if {' or '.join(st.deferred)}: raise Bail")
+            st.deferred = []
+
     def _queue(self, st: ParseState, read: Read) -> None:
         if not st.pending:
             st.group_end = st.ends[-1]
@@ -190,7 +197,11 @@ class Generator:
         size = struct.calcsize(">" + fmt)
         targets = [t for r in st.pending for t in r.targets]
         at = st.at()
-        self._emit(indent, f"if {st.base} + {st.off + size} > {st.group_end}: raise Bail")
+        safe = st.safe is not None and st.safe[:2] == (st.group_end, st.base) and st.off + size <= st.safe[2]
+        checks = [*st.deferred] + ([] if safe else [f"{st.base} + {st.off + size} > {st.group_end}"])
+        st.deferred = []
+        if checks:
+            self._emit(indent, f"if {' or '.join(checks)}: raise Bail")
         if fmt in ("b", "B"):  # one byte: an index is cheaper than a struct call
             byte = f"data[{at}]"
             self._emit(indent, f"{targets[0]} = {byte}" + (f" - 256 if {byte} > 127 else {byte}" if fmt == "b" else ""))
@@ -204,16 +215,21 @@ class Generator:
             if r.raw is not None:
                 st.raw[r.raw[0]] = r.raw[1]
             if r.sized:
-                inside = size - offset + r.inclusive  # bytes the length must cover, read already
+                # bytes the length must cover: read already, or read first on every path
+                inside = max(size - offset, r.minimum) + r.inclusive
                 var = r.var or r.targets[0]
                 start = st.off + offset - r.inclusive
                 self._emit(indent, f"{r.sized} = {st.base} + {start} + {var}" if start else f"{r.sized} = {st.base} + {var}")
+                if inside > size - offset + r.inclusive:
+                    st.safe = (r.sized, st.base, start + inside)
                 check = [] if r.defer else [f"{r.sized} {'!=' if r.exact else '>'} {r.parent_end}"]
                 if inside or r.signed:
                     check.insert(0, f"{var} < {inside}")
                 if r.over is not None:
                     check.insert(0, f"{var} > {r.over}")
-                if check:
+                if r.defer:
+                    st.deferred += check
+                elif check:
                     self._emit(indent, f"if {' or '.join(check)}: raise Bail")
         st.off += size
         st.pending = []
@@ -223,12 +239,13 @@ class Generator:
             task, tasks = tasks[0], tasks[1:]
             if task[0] == "item":  # one item of Records is complete
                 self._flush(st, indent)
+                self._settle(st, indent)
                 self._sync(st, indent)
                 self._emit(indent, f"{task[1]}({self._value_of(st, indent)})")
                 return
             if task[0] == "end":  # a Sized range is over
                 end = st.ends.pop()
-                self._flush(st, indent)
+                self._flush(st, indent)  # deferred checks wait: a read follows (see _parse_sized)
                 if st.at() != end:
                     self._emit(indent, f"if {st.at()} != {end}: raise Bail")
                 st.move(st.same_end.get(end, end))  # the same position, by the name known to be final
@@ -243,6 +260,7 @@ class Generator:
         self._finish_parse(st, indent)
 
     def _finish_parse(self, st: ParseState, indent: int) -> None:
+        self._settle(st, indent)
         value = "items_" if self.list_root else self._value_of(st, indent)
         if self.whole:
             if st.at() != "end":
@@ -337,6 +355,7 @@ class Generator:
         if lenfmt[0] == "BH":
             read.targets, read.var = [f"{n}_hi", f"{n}_lo"], n
             read.post.append(f"{n} = {n}_hi << 16 | {n}_lo")
+        read.minimum = _guaranteed(sc.subcon)
         if tasks and tasks[0][0] == "end":  # the last thing in its parent's range
             read.exact = True
             st.same_end[e] = st.ends[-1]
@@ -344,7 +363,7 @@ class Generator:
             _kind(_field(sc.subcon)) in ("text", "greedy")
             and tasks
             and tasks[0][0] == "parse"
-            and _kind(_field(tasks[0][1])) in ("fixed", "sized")
+            and _starts_with_read(tasks[0][1])
         ):
             # only sliced, then the next field is read from its end with the
             # parent's bounds check, which fails if this range overran it
@@ -364,6 +383,8 @@ class Generator:
         for key_name in names:
             if key_name not in st.bound:
                 raise NotImplementedError(f"switch key {sc.keyfunc!r} is not read before the switch")
+        if self._fuse(sc, name, path, st, indent, tasks):
+            return None
         plain = repr(sc.keyfunc) == f"this[{names[0]!r}]"
         key = st.bound[names[0]] if plain else self._name("k") if len(sc.cases) > 1 else ""
         table = st.raw.pop(key, None) if plain else None
@@ -391,6 +412,7 @@ class Generator:
 
     def _parse_records(self, sc: Records, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
+        self._settle(st, indent)
         self._sync(st, indent)
         end = st.ends[-1]
         self._emit(indent, "items_ = []")
@@ -399,6 +421,34 @@ class Generator:
         self._parse([("parse", sc.subcon, None, ()), ("item", "append_")], ParseState(ends=[end]), indent + 1)
         st.move(end)
         return tasks
+
+    def _fuse(self, sc: Switch, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> bool:
+        """Switches on bits of one field (``this.sys_flag & 0x10`` for the born
+        host, ``& 0x20`` the store host, ``& 0x1`` the body) ahead in this
+        record become one branch on all the bits: the usual case costs one
+        test, and each path still gets the case each switch would choose."""
+        first = _mask_key(sc)
+        if first is None or first[0] not in st.bound:
+            return False
+        group = {-1: (sc, first[1])}
+        for i, task in enumerate(tasks):
+            if task[0] == "parse" and _kind(_field(task[1])) == "switch":
+                found = _mask_key(_field(task[1]))
+                if found is not None and found[0] == first[0] and not found[1] & sum(m for _, m in group.values()):
+                    group[i] = (_field(task[1]), found[1])
+        if len(group) < 2:
+            return False
+        mask = sum(m for _, m in group.values())
+        bits = [1 << b for b in range(mask.bit_length()) if mask >> b & 1]
+        key = self._name("k")
+        self._emit(indent, f"{key} = {st.bound[first[0]]} & {mask}")
+        for n in range(1 << len(bits)):
+            combo = sum(bit for j, bit in enumerate(bits) if n >> j & 1)
+            chosen = {i: s.cases.get(combo & m, s.default) for i, (s, m) in group.items()}
+            rest = [("parse", chosen[i], *task[2:]) if i in chosen else task for i, task in enumerate(tasks)]
+            self._emit(indent, f"{'if' if n == 0 else 'elif'} {key} == {combo}:")
+            self._parse([("parse", chosen[-1], name, path), *rest], st.copy(), indent + 1)
+        return True
 
     def _parse_reject(self, sc: Reject, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> None:
         self._emit(indent, "raise Bail")
@@ -445,6 +495,7 @@ class Generator:
 
     def _parse_leaf(self, sc: Leaf, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
+        self._settle(st, indent)
         end = st.ends[-1]
         inline = sc.inline_parse(self._bind(st, name), st.at(), end) if not sc.fields and name is not None else None
         if inline is not None:  # the leaf's own code, in place of a call
@@ -650,3 +701,62 @@ class Generator:
         if self.fields is None:
             return "obj"
         return self._render({f: f"obj.{f}" for f in self.fields}, ())
+
+
+def _starts_with_read(sc: Construct) -> bool:
+    """Whether parsing ``sc`` begins with a fixed-size read (on every path)."""
+    sc = _field(sc)
+    what = _kind(sc)
+    if what in ("fixed", "sized", "host", "nullable"):
+        return True
+    if what == "record":
+        return bool(sc.subcons) and _starts_with_read(sc.subcons[0])
+    if what == "switch":
+        return all(_kind(_field(c)) == "reject" or _starts_with_read(c) for c in [*sc.cases.values(), sc.default])
+    return False
+
+
+_MASK_KEY = re.compile(r"\(this\['(\w+)'\] & (\d+)\)")
+
+
+def _mask_key(sc: Switch) -> tuple[str, int] | None:
+    """(field, mask) of a switch keyed on ``this.<field> & <mask>``."""
+    found = _MASK_KEY.fullmatch(repr(sc.keyfunc))
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def _guaranteed(sc: Construct) -> int:
+    """The fixed-size bytes every path through ``sc`` reads first."""
+    sc = _field(sc)
+    what = _kind(sc)
+    if what == "fixed":
+        return struct.calcsize(">" + _fixed(sc)[0])  # type: ignore[index]
+    if what == "host":
+        return int(sc.packer.size)
+    if what == "sized":
+        return struct.calcsize(">" + _fixed(sc.lengthfield)[0]) if _fixed(sc.lengthfield) else 0  # type: ignore[index]
+    if what == "record":
+        total = 0
+        for sub in sc.subcons:
+            part = _guaranteed(sub)
+            total += part
+            if _kind(_field(sub)) not in ("fixed", "host") and not _fully_fixed(sub):
+                break
+        return total
+    if what == "switch":
+        sizes = [_guaranteed(c) for c in [*sc.cases.values(), sc.default] if _kind(_field(c)) != "reject"]
+        return min(sizes) if sizes else 0
+    return 0
+
+
+def _fully_fixed(sc: Construct) -> bool:
+    """Whether every path through ``sc`` is of a fixed size, whatever the
+    data's lengths say (a switch of hosts: 8 or 20 bytes)."""
+    sc = _field(sc)
+    what = _kind(sc)
+    if what in ("fixed", "host"):
+        return True
+    if what == "switch":
+        cases = [c for c in [*sc.cases.values(), sc.default] if _kind(_field(c)) != "reject"]
+        return bool(cases) and all(_fully_fixed(c) for c in cases)
+    return False
