@@ -14,13 +14,28 @@ when pytest starts.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codec.acl import Credentials
     from .instance import ServiceState
-    from .producer import AsyncProducer, Message, MessageQueue, SendResult, SendStatus
-    from .sync import Producer
+    from .inner import ConsumerInner, ProducerInner
+    from .producer import AsyncProducer, MessageQueueSelector
+    from .selector import select_message_queue_by_hash, select_message_queue_by_random
+    from .sync import BlockingFacade, Producer
+    from .types import (
+        ConsumeFromWhere,
+        ConsumeOrderlyStatus,
+        ConsumeStatus,
+        ConsumeType,
+        LocalTransactionState,
+        Message,
+        MessageModel,
+        MessageQueue,
+        SendResult,
+        SendStatus,
+    )
 
 __all__ = [
     "AsyncProducer",
@@ -29,22 +44,51 @@ __all__ = [
     "MessageQueue",
     "SendResult",
     "SendStatus",
+    "MessageModel",
+    "ConsumeFromWhere",
+    "ConsumeStatus",
+    "ConsumeOrderlyStatus",
+    "ConsumeType",
+    "LocalTransactionState",
     "ServiceState",
     "Credentials",
+    "MessageQueueSelector",
+    "select_message_queue_by_hash",
+    "select_message_queue_by_random",
+    "BlockingFacade",
+    "ConsumerInner",
+    "ProducerInner",
 ]
 
 __version__ = "0.1.0"
+
+# The library never configures logging; a NullHandler on the top logger
+# keeps Python's last-resort handler from printing our warnings to stderr
+# in an application that has not configured logging either.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: public name -> the module that defines it
 _EXPORTS = {
     "AsyncProducer": ".producer",
     "Producer": ".sync",
-    "Message": ".producer",
-    "MessageQueue": ".producer",
-    "SendResult": ".producer",
-    "SendStatus": ".producer",
+    "Message": ".types",
+    "MessageQueue": ".types",
+    "SendResult": ".types",
+    "SendStatus": ".types",
+    "MessageModel": ".types",
+    "ConsumeFromWhere": ".types",
+    "ConsumeStatus": ".types",
+    "ConsumeOrderlyStatus": ".types",
+    "ConsumeType": ".types",
+    "LocalTransactionState": ".types",
     "ServiceState": ".instance",
     "Credentials": ".codec.acl",
+    "MessageQueueSelector": ".producer",
+    "select_message_queue_by_hash": ".selector",
+    "select_message_queue_by_random": ".selector",
+    "BlockingFacade": ".sync",
+    "ConsumerInner": ".inner",
+    "ProducerInner": ".inner",
 }
 
 
