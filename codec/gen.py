@@ -43,6 +43,7 @@ the one dispatch over node types, :func:`codec.emission.kind`.
 from __future__ import annotations
 
 import itertools
+import re
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,6 +65,8 @@ from .emission import starts_with_read as _starts_with_read
 
 __all__ = ["Generator"]
 
+_WORD = re.compile(r"\b[A-Za-z_]\w*\b")
+
 
 class Generator:
     """Emits the parse and build bodies of one schema.
@@ -80,6 +83,7 @@ class Generator:
         #: the value is built in place, as that constructor would
         self.inline: tuple[type, list[str], dict[str, Any]] | None = getattr(factory, "inline", None)
         self.ids = itertools.count(1)
+        self.consts: dict[tuple[str, int], str] = {}
         self.namespace: dict[str, Any] = {
             "struct": struct, "Bail": Bail, "KEY_LENGTH_TEXT": _KEY_LENGTH_TEXT,
             "VALUE_LENGTH_TEXT": _VALUE_LENGTH_TEXT, "BUILD_STRING_MAP_EXACT": _build_string_map_exact,
@@ -137,9 +141,11 @@ class Generator:
         return f"{prefix}_{next(self.ids)}"
 
     def _const(self, prefix: str, value: Any) -> str:
-        name = self._name(prefix)
-        self.namespace[name] = value
-        return name
+        key = (prefix, id(value))
+        if key not in self.consts:  # one name per object, however many paths use it
+            self.consts[key] = self._name(prefix)
+            self.namespace[self.consts[key]] = value
+        return self.consts[key]
 
     def _struct(self, fmt: str, method: str) -> str:
         """A global bound to one method of a precompiled ``struct.Struct``
@@ -407,7 +413,14 @@ class Generator:
         self._emit(indent, "items_ = []")
         self._emit(indent, "append_ = items_.append")
         self._emit(indent, f"while pos < {end}:")
+        loop = len(self.lines)
         self._parse([("parse", sc.subcon, None, ()), ("item", "append_")], ParseState(ends=[end]), indent + 1)
+        # the loop's globals as locals, read once (a hand-written loop does that too)
+        used = sorted({w for line in self.lines[loop:] for w in _WORD.findall(line)} & self.namespace.keys() - {"Bail"})
+        if used:
+            rename = re.compile(r"\b(" + "|".join(map(re.escape, used)) + r")\b")
+            self.lines[loop:] = [rename.sub(r"l_\1", line) for line in self.lines[loop:]]
+            self.lines.insert(loop - 1, "    " * indent + f"{', '.join('l_' + u for u in used)} = {', '.join(used)}")
         st.move(end)
         return tasks
 
