@@ -57,6 +57,12 @@ def _int(name: str, value: object, minimum: int) -> int:
     return value
 
 
+def _seconds(name: str, value: object, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or (positive and value == 0):
+        raise ConfigError(f"{name} must be a {'positive' if positive else 'non-negative'} number of seconds, not {value!r}")
+    return float(value)
+
+
 def _optional_int(name: str, value: object, minimum: int) -> int | None:
     return None if value is None else _int(name, value, minimum)
 
@@ -107,6 +113,14 @@ class ClusterConfig:
     max_buffered_bytes: int | None = None
     #: ``SubscriptionGroupConfig.notifyConsumerIdsChangedEnable``.
     notify_consumer_ids_changed: bool = True
+    #: ``BrokerConfig.transactionCheckInterval`` (seconds between check-back rounds),
+    #: ``transactionTimeOut`` (how old a half message must be before it is
+    #: checked back), ``transactionCheckMax`` (check-backs before it is dropped)
+    #: and ``rejectTransactionMessage``; see :mod:`.transaction`.
+    transaction_check_interval: float = 60.0
+    transaction_timeout: float = 6.0
+    transaction_check_max: int = 15
+    reject_transaction_message: bool = False
 
     @classmethod
     def build(
@@ -129,6 +143,10 @@ class ClusterConfig:
         max_queue_bytes: int | None = None,
         max_buffered_bytes: int | None = None,
         notify_consumer_ids_changed: bool = True,
+        transaction_check_interval: float = 60.0,
+        transaction_timeout: float = 6.0,
+        transaction_check_max: int = 15,
+        reject_transaction_message: bool = False,
     ) -> ClusterConfig:
         """Check and normalise the options; raises :class:`~codec.errors.ConfigError`."""
         if not isinstance(host, str):
@@ -161,6 +179,10 @@ class ClusterConfig:
             max_queue_bytes=_optional_int("max_queue_bytes", max_queue_bytes, 1),
             max_buffered_bytes=_optional_int("max_buffered_bytes", max_buffered_bytes, 0),
             notify_consumer_ids_changed=bool(notify_consumer_ids_changed),
+            transaction_check_interval=_seconds("transaction_check_interval", transaction_check_interval, positive=True),
+            transaction_timeout=_seconds("transaction_timeout", transaction_timeout, positive=False),
+            transaction_check_max=_int("transaction_check_max", transaction_check_max, 1),
+            reject_transaction_message=bool(reject_transaction_message),
         )
 
     @property

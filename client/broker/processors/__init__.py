@@ -6,5 +6,6 @@ processor class; each registers itself with a server's
 from .admin import AdminBrokerProcessor
 from .client_manage import ClientManageProcessor
 from .send import SendMessageProcessor
+from .transaction import EndTransactionProcessor
 
-__all__ = ["AdminBrokerProcessor", "ClientManageProcessor", "SendMessageProcessor"]
+__all__ = ["AdminBrokerProcessor", "ClientManageProcessor", "EndTransactionProcessor", "SendMessageProcessor"]

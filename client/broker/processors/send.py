@@ -6,6 +6,10 @@ the store's size checks (``DefaultMessageStore.checkMessage(s)``, the
 commit log's record length): the same response codes and remarks as a 4.9
 broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
 
+A prepared message (``TRAN_MSG`` true, not a batch) goes to the half queue
+instead (``TransactionalMessageService.prepareMessage``, see :mod:`..transaction`),
+or is refused when the broker rejects transaction messages.
+
 Where it knowingly differs from Java: stored properties are the ones sent
 (Java adds ``CLUSTER``); ``"batch":"1"`` (the C++ client's way) counts as a
 batch, as :mod:`codec.headers` reads it.
@@ -24,8 +28,10 @@ from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
+    PROPERTY_TRANSACTION_PREPARED,
     TOPIC_MAX_LENGTH,
     VALID_NAME_CHARS,
     VALID_NAME_PATTERN,
@@ -37,6 +43,7 @@ from ..config import FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, record_length
+from ..transaction import half_message
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -48,6 +55,14 @@ log = logging.getLogger(__name__)
 SEND_CODES: Final = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
 #: What a 4.9 broker adds to every SEND answer, success or not.
 _EXTRAS: Final = {PROPERTY_MSG_REGION: REGION_ID, PROPERTY_TRACE_SWITCH: "true"}
+
+
+def _is_prepared(props: dict[str, str], reconsume_times: int) -> bool:
+    """A half message: ``TRAN_MSG`` is true (``Boolean.parseBoolean``), unless
+    it is a pre-4.6.1 client's send-back (reconsumed, with a delay level)."""
+    if props.get(PROPERTY_TRANSACTION_PREPARED, "").lower() != "true":
+        return False
+    return not (reconsume_times > 0 and props.get(PROPERTY_DELAY_TIME_LEVEL, "0") not in ("", "0"))
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
@@ -139,28 +154,35 @@ class SendMessageProcessor:
 
         peer = ctx.peer
         is_batch = bool(header.batch)
-        stored = broker.store.append(
-            [
-                MessageDraft(
-                    topic=topic,
-                    queue_id=queue_id,
-                    body=entry_body,
-                    properties=props,
-                    flag=flag,
-                    sys_flag=sys_flag,
-                    born_timestamp=header.born_timestamp,
-                    born_host=peer,
-                    reconsume_times=header.reconsume_times or 0,
-                    properties_size=props_size,
-                    producer_group=header.producer_group,
-                    request_code=cmd.code,
-                    serialize_type=cmd.serialize_type,
-                    language=cmd.language,
-                    batch=is_batch,
-                )
-                for entry_body, props, props_size, flag in entries
-            ]
-        )
+        prepared = not is_batch and _is_prepared(entries[0][1], header.reconsume_times or 0)
+        if prepared and config.reject_transaction_message:
+            return fail(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{config.advertised_host}] sending transaction message is forbidden",
+            )
+        drafts = [
+            MessageDraft(
+                topic=topic,
+                queue_id=queue_id,
+                body=entry_body,
+                properties=props,
+                flag=flag,
+                sys_flag=sys_flag,
+                born_timestamp=header.born_timestamp,
+                born_host=peer,
+                reconsume_times=header.reconsume_times or 0,
+                properties_size=props_size,
+                producer_group=header.producer_group,
+                request_code=cmd.code,
+                serialize_type=cmd.serialize_type,
+                language=cmd.language,
+                batch=is_batch,
+            )
+            for entry_body, props, props_size, flag in entries
+        ]
+        # TransactionalMessageService.prepareMessage: parked in the half queue;
+        # the answer still names the queue the producer chose
+        stored = broker.store.append([half_message(drafts[0])] if prepared else drafts)
         response = SendMessageResponseHeader(
             msg_id=",".join(m.offset_msg_id for m in stored),
             queue_id=queue_id,
