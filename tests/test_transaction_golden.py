@@ -1,0 +1,349 @@
+"""The embedded broker's transactions against the real Java client's frames.
+
+Golden ``java-broker-4.9.8-tx-order-ns.jsonl`` (a 4.9.8 Java
+``TransactionMQProducer`` and a 4.9.8 broker, part 1): three half messages
+(SEND_MESSAGE_V2 with ``TRAN_MSG``/``PGROUP``, sysFlag PREPARED, seq 9, 12,
+15), each followed by a oneway END_TRANSACTION (seq 11 commit, 14 rollback,
+17 unknown); the broker's CHECK_TRANSACTION_STATE for the unknown one (seq
+20) and the client's answer, END_TRANSACTION with ``fromTransactionCheck``
+(seq 21).  The Java client's frames are replayed over a raw connection made
+of the codec alone, with the commit-log offsets of our store put where the
+Java broker's were; the broker's frames are compared with the Java
+broker's, field by field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_broker_push import RawClient, eventually, run
+
+from rmqwire.broker import StoredMessage
+from rmqwire.broker.processors.transaction import encode_message_record
+from rmqwire.broker.transaction import HALF_TOPIC, OP_TOPIC
+from rmqwire.codec import LanguageCode, RemotingCommand, RequestCode, RequestTimeoutError, SerializeType, decode
+from rmqwire.codec.message import decode_properties, parse_offset_msg_id
+from rmqwire.testing import LocalBroker
+
+GOLDEN_TX = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8-tx-order-ns.jsonl"
+TOPIC = "GoldenTx13498"
+GROUP = "GOLDEN_TX_PG"
+
+
+def golden(seq: int) -> dict[str, Any]:
+    if not GOLDEN_TX.is_file():
+        pytest.skip(f"the golden tx session (../shared/golden) is not available at {GOLDEN_TX}")
+    for line in GOLDEN_TX.read_text().splitlines():
+        frame = json.loads(line)
+        if frame["seq"] == seq:
+            return frame
+    raise AssertionError(f"no seq {seq} in {GOLDEN_TX}")
+
+
+def golden_cmd(seq: int) -> RemotingCommand:
+    return decode(bytes.fromhex(golden(seq)["frame_hex"]))
+
+
+def with_fields(cmd: RemotingCommand, **fields: str) -> RemotingCommand:
+    return replace(cmd, ext_fields={**cmd.ext_fields, **fields})
+
+
+def parse_record(data: bytes) -> dict[str, Any]:
+    """One stored-message record (consumer-protocol.md section 5), IPv4 hosts."""
+    size, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born = struct.unpack_from(">iIIiiqqiq", data)
+    pos = 48
+    born_host = data[pos : pos + 8]
+    store_ts, = struct.unpack_from(">q", data, pos + 8)
+    store_host = data[pos + 16 : pos + 24]
+    reconsume, prepared, body_len = struct.unpack_from(">iqi", data, pos + 24)
+    pos += 40
+    body = data[pos : pos + body_len]
+    pos += body_len
+    topic_len = data[pos]
+    topic = data[pos + 1 : pos + 1 + topic_len].decode()
+    pos += 1 + topic_len
+    props_len, = struct.unpack_from(">h", data, pos)
+    props = data[pos + 2 : pos + 2 + props_len].decode()
+    assert size == len(data) == pos + 2 + props_len and magic == 0xDAA320A7
+    return {
+        "crc": crc, "queue_id": queue_id, "flag": flag, "queue_offset": queue_offset, "physical_offset": phys,
+        "sys_flag": sys_flag, "born_timestamp": born, "born_host": born_host, "store_timestamp": store_ts,
+        "store_host": store_host, "reconsume_times": reconsume, "prepared_offset": prepared, "body": body,
+        "topic": topic, "properties": decode_properties(props), "properties_text": props,
+    }
+
+
+# --------------------------------------------------------------------------- the check body, byte for byte
+
+
+def test_the_check_body_is_the_java_brokers_record_byte_for_byte() -> None:
+    """Golden seq 20's body re-encoded from its fields (properties in the
+    Java broker's order) gives the same bytes."""
+    body = golden_cmd(20).body
+    java = parse_record(body)
+    message = StoredMessage(
+        topic=HALF_TOPIC, queue_id=0, queue_offset=java["queue_offset"], commitlog_offset=java["physical_offset"],
+        offset_msg_id="", body=java["body"], payload=java["body"], properties={}, sys_flag=java["sys_flag"],
+        flag=java["flag"], born_timestamp=java["born_timestamp"], producer_group=GROUP, uniq_key=None, tags=None,
+        keys=None, delay_level=0, broker_name="broker-a", request_code=310, serialize_type=SerializeType.JSON,
+        language=LanguageCode.JAVA, born_host="127.0.0.1:49474", store_timestamp=java["store_timestamp"],
+        store_host="127.0.0.1:10911", reconsume_times=0, prepared_transaction_offset=0,
+    )
+    assert java["born_host"] == bytes([127, 0, 0, 1]) + struct.pack(">i", 49474)
+    assert encode_message_record(message, topic=TOPIC, queue_id=0, properties=java["properties"]) == body
+
+
+# --------------------------------------------------------------------------- the session, replayed
+
+
+async def replay_sends(broker: LocalBroker, client: RawClient) -> list[RemotingCommand]:
+    """Heartbeat as GOLDEN_TX_PG (seq 18), then the three half messages, born now."""
+    assert (await client.call(golden_cmd(18))).code == 0
+    answers = []
+    for seq in (9, 12, 15):
+        send = with_fields(golden_cmd(seq), g=str(int(time.time() * 1000)))
+        answers.append(await client.call(send))
+    return answers
+
+
+def oneway(client: RawClient, cmd: RemotingCommand) -> None:
+    assert cmd.is_oneway
+    client.writer.write(client.session.send_request(cmd, now=0, timeout=0)[1])
+
+
+def end_like_java(client: RawClient, seq: int, send_answer: RemotingCommand) -> None:
+    """The Java client's END_TRANSACTION of ``seq``, naming our half message."""
+    _, _, offset = parse_offset_msg_id(send_answer.ext_fields["msgId"])
+    oneway(client, with_fields(golden_cmd(seq), commitLogOffset=str(offset)))
+
+
+def test_half_messages_are_answered_as_the_java_broker_answers_them() -> None:
+    """Seq 10/13/16: the queue the producer chose, the half queue's offset
+    (0, 1, 2) and the half message's offset id; nothing in the real topic."""
+
+    async def main() -> None:
+        async with LocalBroker() as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            answers = await replay_sends(broker, client)
+            for seq, answer, java_seq in zip((9, 12, 15), answers, (10, 13, 16)):
+                java = golden_cmd(java_seq)
+                assert answer.code == java.code == 0
+                assert set(answer.ext_fields) == set(java.ext_fields)
+                assert answer.ext_fields["queueId"] == golden_cmd(seq).ext_fields["e"] == java.ext_fields["queueId"]
+                assert answer.ext_fields["queueOffset"] == java.ext_fields["queueOffset"]
+            halves = broker.messages(HALF_TOPIC)
+            assert [m.keys for m in halves] == ["tx-commit", "tx-rollback", "tx-unknown"]
+            assert [m.offset_msg_id for m in halves] == [a.ext_fields["msgId"] for a in answers]
+            for half, seq in zip(halves, (9, 12, 15)):
+                sent = decode_properties(golden_cmd(seq).ext_fields["i"])
+                assert half.properties == {**sent, "REAL_TOPIC": TOPIC, "REAL_QID": golden_cmd(seq).ext_fields["e"]}
+                assert half.sys_flag == 0 and golden_cmd(seq).ext_fields["f"] == "4"
+            assert broker.messages(TOPIC) == []
+            await client.close()
+
+    run(main())
+
+
+def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
+    """Commit visible once, rollback never, unknown after the check-back
+    says commit; the check and the committed records match the Java broker's."""
+
+    async def main() -> None:
+        async with LocalBroker(transaction_timeout=0) as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            answers = await replay_sends(broker, client)
+            for seq, answer in zip((11, 14, 17), answers):
+                end_like_java(client, seq, answer)
+            assert await eventually(lambda: len(broker.messages(OP_TOPIC)) == 2)
+            [committed] = broker.messages(TOPIC)
+            half = broker.messages(HALF_TOPIC)[0]
+            java = parse_record(golden_cmd(253).body)  # what the Java consumer pulled
+            assert committed.keys == "tx-commit" and committed.queue_id == java["queue_id"] == 2
+            assert committed.sys_flag == java["sys_flag"] == 8
+            assert committed.prepared_transaction_offset == half.commitlog_offset
+            assert set(committed.properties) == set(java["properties"]) - {"CLUSTER"}
+            assert committed.properties["TRAN_MSG"] == "true" and committed.properties["REAL_TOPIC"] == TOPIC
+
+            # the check-back round: only tx-unknown is asked about
+            checked: list[StoredMessage] = []
+            for _ in range(300):
+                checked = await broker.check_transactions()
+                if checked:
+                    break
+                await asyncio.sleep(0.01)
+            assert [c.keys for c in checked] == ["tx-unknown"]
+            check = await client.next_push()
+            java_check = golden_cmd(20)
+            assert (check.code, check.flag, check.language) == (39, java_check.flag, java_check.language) == (39, 2, LanguageCode.JAVA)
+            assert check.is_oneway and not check.is_response
+            assert set(check.ext_fields) == set(java_check.ext_fields)
+            copy = checked[0]
+            assert check.ext_fields["tranStateTableOffset"] == str(copy.queue_offset) == java_check.ext_fields["tranStateTableOffset"]
+            assert check.ext_fields["commitLogOffset"] == str(copy.commitlog_offset)
+            assert check.ext_fields["offsetMsgId"] == copy.offset_msg_id
+            assert check.ext_fields["msgId"] == check.ext_fields["transactionId"] == java_check.ext_fields["msgId"]
+            ours, theirs = parse_record(check.body), parse_record(java_check.body)
+            for name in ("topic", "queue_id", "queue_offset", "sys_flag", "flag", "body", "reconsume_times", "prepared_offset", "crc"):
+                assert ours[name] == theirs[name], name
+            assert ours["physical_offset"] == copy.commitlog_offset
+            assert ours["properties"] == {k: v for k, v in theirs["properties"].items() if k != "CLUSTER"}
+
+            # the Java client's answer (seq 21): commit
+            answer = golden_cmd(21)
+            assert answer.is_oneway and answer.ext_fields["fromTransactionCheck"] == "true"
+            oneway(client, with_fields(answer, commitLogOffset=check.ext_fields["commitLogOffset"]))
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 2)
+            later = broker.messages(TOPIC)[1]
+            java_later = parse_record(golden_cmd(254).body)
+            assert later.keys == "tx-unknown" and later.sys_flag == java_later["sys_flag"] == 8
+            assert set(later.properties) == set(java_later["properties"]) - {"CLUSTER"}
+            assert later.properties["TRANSACTION_CHECK_TIMES"] == "1"
+            assert later.prepared_transaction_offset == copy.commitlog_offset
+
+            # nothing is left to check, ever
+            assert await broker.check_transactions() == []
+            assert await client.no_push(0.2)
+            assert [m.keys for m in broker.messages(TOPIC)] == ["tx-commit", "tx-unknown"]
+            await client.close()
+
+    run(main())
+
+
+def test_the_check_back_runs_by_itself_on_its_schedule() -> None:
+    """Scaled down: every 50 ms, immunity 100 ms; an unended transaction is
+    checked again and again (TRANSACTION_CHECK_TIMES counting), at most
+    ``transaction_check_max`` times."""
+
+    async def main() -> None:
+        async with LocalBroker(transaction_check_interval=0.05, transaction_timeout=0.1, transaction_check_max=3) as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            assert (await client.call(golden_cmd(18))).code == 0
+            await client.call(with_fields(golden_cmd(15), g=str(int(time.time() * 1000))))
+            counts = []
+            for _ in range(3):
+                check = await client.next_push(timeout=5)
+                counts.append(parse_record(check.body)["properties"]["TRANSACTION_CHECK_TIMES"])
+            assert counts == ["1", "2", "3"]
+            assert await client.no_push(0.4)
+            assert broker.messages(TOPIC) == []
+            assert [m.keys for m in broker.messages("TRANS_CHECK_MAX_TIME_TOPIC")] == ["tx-unknown"]
+            await client.close()
+
+    run(main())
+
+
+# --------------------------------------------------------------------------- EndTransactionProcessor's checks
+
+
+async def half_and_offsets(client: RawClient, seq: int = 9) -> tuple[RemotingCommand, int]:
+    assert (await client.call(golden_cmd(18))).code == 0
+    answer = await client.call(with_fields(golden_cmd(seq), g=str(int(time.time() * 1000))))
+    return answer, parse_offset_msg_id(answer.ext_fields["msgId"])[2]
+
+
+def two_way(cmd: RemotingCommand) -> RemotingCommand:
+    """The same request, expecting an answer (Java's processor answers
+    every END_TRANSACTION; the oneway flag only makes the remoting layer drop it)."""
+    return replace(cmd, flag=0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "remark"),
+    [
+        ({"producerGroup": "OTHER_PG"}, "The producer group wrong"),
+        ({"tranStateTableOffset": "7"}, "The transaction state table offset wrong"),
+        ({"commitLogOffset": "999999"}, "Find prepared transaction message failed"),
+        ({"commitOrRollback": "3"}, "commitOrRollback field wrong"),
+    ],
+)
+def test_an_end_that_does_not_match_its_half_message_is_refused(fields: dict[str, str], remark: str) -> None:
+    async def main() -> None:
+        async with LocalBroker() as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            _, offset = await half_and_offsets(client)
+            end = with_fields(golden_cmd(11), commitLogOffset=str(offset))
+            answer = await client.call(two_way(with_fields(end, **fields)))
+            assert (answer.code, answer.remark) == (1, remark)
+            assert broker.messages(TOPIC) == [] and broker.messages(OP_TOPIC) == []
+            # the right one still commits
+            assert (await client.call(two_way(end))).code == 0
+            assert [m.keys for m in broker.messages(TOPIC)] == ["tx-commit"]
+            await client.close()
+
+    run(main())
+
+
+def test_an_end_without_a_required_field_is_a_system_error() -> None:
+    async def main() -> None:
+        async with LocalBroker() as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            end = golden_cmd(11)
+            fields = {k: v for k, v in end.ext_fields.items() if k != "commitLogOffset"}
+            answer = await client.call(two_way(replace(end, ext_fields=fields)))
+            assert answer.code == 1 and "commitLogOffset" in (answer.remark or "")
+            await client.close()
+
+    run(main())
+
+
+def test_an_unknown_state_is_not_answered_and_changes_nothing() -> None:
+    """EndTransactionProcessor returns null for TRANSACTION_NOT_TYPE."""
+
+    async def main() -> None:
+        async with LocalBroker() as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            _, offset = await half_and_offsets(client, 15)
+            end = with_fields(golden_cmd(17), commitLogOffset=str(offset))
+            with pytest.raises((asyncio.TimeoutError, RequestTimeoutError)):
+                await client.call(two_way(end), timeout=0.3)
+            assert broker.messages(TOPIC) == [] and broker.messages(OP_TOPIC) == []
+            await client.close()
+
+    run(main())
+
+
+def test_a_broker_rejecting_transaction_messages_refuses_half_messages() -> None:
+    async def main() -> None:
+        async with LocalBroker(reject_transaction_message=True) as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            answer = await client.call(golden_cmd(9))
+            assert answer.code == 16
+            assert answer.remark == "the broker[127.0.0.1] sending transaction message is forbidden"
+            assert broker.messages() == []
+            await client.close()
+
+    run(main())
+
+
+def test_without_a_producer_connection_the_check_waits_for_one() -> None:
+    """No connection of the group: nothing is sent (Java logs it); a later
+    round asks the producer that connected since."""
+
+    async def main() -> None:
+        async with LocalBroker(transaction_timeout=0) as broker:
+            sender = await RawClient.connect(broker.broker_addrs["broker-a"])
+            await sender.call(with_fields(golden_cmd(15), g=str(int(time.time() * 1000))))
+            await sender.close()
+            for _ in range(300):
+                if await broker.check_transactions():
+                    break
+                await asyncio.sleep(0.01)
+            producer = await RawClient.connect(broker.broker_addrs["broker-a"])
+            assert (await producer.call(golden_cmd(18))).code == 0
+            for _ in range(300):
+                if await broker.check_transactions():
+                    break
+                await asyncio.sleep(0.01)
+            check = await producer.next_push()
+            assert check.code == RequestCode.CHECK_TRANSACTION_STATE
+            assert parse_record(check.body)["properties"]["TRANSACTION_CHECK_TIMES"] == "2"
+            await producer.close()
+
+    run(main())
