@@ -19,8 +19,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .codec.acl import Credentials
     from .instance import ServiceState
-    from .producer import AsyncProducer, Message, MessageQueue, SendResult, SendStatus
+    from .producer import AsyncProducer
     from .sync import Producer
+    from .types import (
+        ConsumeFromWhere,
+        ConsumeOrderlyStatus,
+        ConsumeStatus,
+        ConsumeType,
+        LocalTransactionState,
+        Message,
+        MessageModel,
+        MessageQueue,
+        SendResult,
+        SendStatus,
+    )
 
 __all__ = [
     "AsyncProducer",
@@ -29,6 +41,12 @@ __all__ = [
     "MessageQueue",
     "SendResult",
     "SendStatus",
+    "MessageModel",
+    "ConsumeFromWhere",
+    "ConsumeStatus",
+    "ConsumeOrderlyStatus",
+    "ConsumeType",
+    "LocalTransactionState",
     "ServiceState",
     "Credentials",
 ]
@@ -39,10 +57,16 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AsyncProducer": ".producer",
     "Producer": ".sync",
-    "Message": ".producer",
-    "MessageQueue": ".producer",
-    "SendResult": ".producer",
-    "SendStatus": ".producer",
+    "Message": ".types",
+    "MessageQueue": ".types",
+    "SendResult": ".types",
+    "SendStatus": ".types",
+    "MessageModel": ".types",
+    "ConsumeFromWhere": ".types",
+    "ConsumeStatus": ".types",
+    "ConsumeOrderlyStatus": ".types",
+    "ConsumeType": ".types",
+    "LocalTransactionState": ".types",
     "ServiceState": ".instance",
     "Credentials": ".codec.acl",
 }

@@ -17,12 +17,11 @@ other state it does nothing, so it is idempotent.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import ssl as _ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -45,9 +44,6 @@ from .codec.message import (
     AUTO_CREATE_TOPIC_KEY_TOPIC,
     CLIENT_INNER_PRODUCER_GROUP,
     DEFAULT_PRODUCER_GROUP,
-    PROPERTY_DELAY_TIME_LEVEL,
-    PROPERTY_KEYS,
-    PROPERTY_TAGS,
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     PROPERTY_WAIT_STORE_MSG_OK,
     BatchEntry,
@@ -58,12 +54,12 @@ from .codec.message import (
     new_message_id,
     validate_group,
     validate_topic,
-    validate_user_property,
 )
 
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
-from .route import FaultTracker, MessageQueue, TopicPublishInfo, publish_info_from_route
+from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
+from .types import Message, MessageQueue, SendResult, SendStatus
 
 __all__ = ["AsyncProducer", "Message", "SendResult", "SendStatus", "MessageQueue", "ServiceState"]
 
@@ -72,100 +68,12 @@ log = logging.getLogger(__name__)
 _MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 
-class SendStatus(enum.Enum):
-    """Java ``SendStatus``: every status but SEND_OK still means *stored*."""
-
-    SEND_OK = "SEND_OK"
-    FLUSH_DISK_TIMEOUT = "FLUSH_DISK_TIMEOUT"
-    FLUSH_SLAVE_TIMEOUT = "FLUSH_SLAVE_TIMEOUT"
-    SLAVE_NOT_AVAILABLE = "SLAVE_NOT_AVAILABLE"
-
-
 _STATUS_BY_CODE = {
     ResponseCode.SUCCESS: SendStatus.SEND_OK,
     ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
     ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
     ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
 }
-
-
-@dataclass(frozen=True)
-class Message:
-    """A message to send.
-
-    ``keys`` is one key or a list of keys (sent joined by one space, as
-    Java's ``KEY_SEPARATOR``); ``properties`` are user properties, which may
-    not use the names RocketMQ reserves; ``delay_level`` 1..18 selects the
-    broker's delay (1s 5s 10s 30s 1m ... 2h).
-    """
-
-    topic: str
-    body: bytes
-    tags: str | None = None
-    keys: str | Sequence[str] | None = None
-    properties: Mapping[str, str] | None = None
-    delay_level: int | None = None
-    flag: int = 0
-    wait_store_msg_ok: bool = True
-
-    def __init__(
-        self,
-        topic: str,
-        body: bytes | bytearray | memoryview | str,
-        *,
-        tags: str | None = None,
-        keys: str | Sequence[str] | None = None,
-        properties: Mapping[str, str] | None = None,
-        delay_level: int | None = None,
-        flag: int = 0,
-        wait_store_msg_ok: bool = True,
-    ) -> None:
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        object.__setattr__(self, "topic", topic)
-        object.__setattr__(self, "body", bytes(body))
-        object.__setattr__(self, "tags", tags)
-        object.__setattr__(self, "keys", keys if keys is None or isinstance(keys, str) else tuple(keys))
-        object.__setattr__(self, "properties", dict(properties) if properties else None)
-        object.__setattr__(self, "delay_level", delay_level)
-        object.__setattr__(self, "flag", flag)
-        object.__setattr__(self, "wait_store_msg_ok", wait_store_msg_ok)
-
-    def wire_properties(self) -> dict[str, str]:
-        """The message's properties as they go on the wire (UNIQ_KEY aside)."""
-        props: dict[str, str] = {}
-        if self.properties:
-            for name, value in self.properties.items():
-                validate_user_property(name, value)
-                props[name] = value
-        if self.tags:
-            props[PROPERTY_TAGS] = self.tags
-        if self.keys:
-            keys = self.keys if isinstance(self.keys, str) else " ".join(self.keys)
-            if keys:
-                props[PROPERTY_KEYS] = keys
-        if self.delay_level:
-            props[PROPERTY_DELAY_TIME_LEVEL] = str(self.delay_level)
-        props[PROPERTY_WAIT_STORE_MSG_OK] = "true" if self.wait_store_msg_ok else "false"
-        return props
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What a broker answered to a send.
-
-    ``msg_id`` is the client's UNIQ_KEY (comma-joined for a batch);
-    ``offset_msg_id`` the broker's store-host + commit-log-offset id.
-    """
-
-    status: SendStatus
-    msg_id: str
-    offset_msg_id: str
-    message_queue: MessageQueue
-    queue_offset: int
-    transaction_id: str | None = None
-    region_id: str | None = None
-    trace_on: bool = True
 
 
 def _parse_namesrv(value: str) -> tuple[str, ...]:

@@ -13,17 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .codec.body import PermName, TopicRouteData
+from .types import MessageQueue
 
 __all__ = ["MessageQueue", "TopicPublishInfo", "FaultTracker", "publish_info_from_route"]
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class MessageQueue:
-    """One queue of a topic on one broker (Java ``MessageQueue``)."""
-
-    topic: str
-    broker_name: str
-    queue_id: int
 
 
 @dataclass(slots=True)
