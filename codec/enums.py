@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["RequestCode", "ResponseCode", "LanguageCode", "SerializeType", "RemotingFlag"]
+__all__ = ["RequestCode", "ResponseCode", "LanguageCode", "SerializeType", "RemotingFlag", "PullSysFlag"]
 
 
 class RequestCode(enum.IntEnum):
-    """Request codes (``RequestCode.java``) used on or near the producer path."""
+    """Request codes (``RequestCode.java``) of the producer, consumer,
+    transaction, ordered-consumption and request-reply paths."""
 
     SEND_MESSAGE = 10
     PULL_MESSAGE = 11
     QUERY_MESSAGE = 12
     UPDATE_AND_CREATE_TOPIC = 17
+    QUERY_CONSUMER_OFFSET = 14
+    UPDATE_CONSUMER_OFFSET = 15
+    SEARCH_OFFSET_BY_TIMESTAMP = 29
     GET_MAX_OFFSET = 30
+    GET_MIN_OFFSET = 31
+    GET_EARLIEST_MSG_STORETIME = 32
+    VIEW_MESSAGE_BY_ID = 33
     HEART_BEAT = 34
     UNREGISTER_CLIENT = 35
     CONSUMER_SEND_MSG_BACK = 36
@@ -31,6 +38,8 @@ class RequestCode(enum.IntEnum):
     GET_CONSUMER_LIST_BY_GROUP = 38
     CHECK_TRANSACTION_STATE = 39
     NOTIFY_CONSUMER_IDS_CHANGED = 40
+    LOCK_BATCH_MQ = 41
+    UNLOCK_BATCH_MQ = 42
     GET_ROUTEINFO_BY_TOPIC = 105
     GET_BROKER_CLUSTER_INFO = 106
     RESET_CONSUMER_CLIENT_OFFSET = 220
@@ -61,10 +70,25 @@ class ResponseCode(enum.IntEnum):
     NO_PERMISSION = 16
     TOPIC_NOT_EXIST = 17
     TOPIC_EXIST_ALREADY = 18
+    PULL_NOT_FOUND = 19
+    PULL_RETRY_IMMEDIATELY = 20
+    PULL_OFFSET_MOVED = 21
+    QUERY_NOT_FOUND = 22
+    SUBSCRIPTION_PARSE_FAILED = 23
+    SUBSCRIPTION_NOT_EXIST = 24
+    SUBSCRIPTION_NOT_LATEST = 25
+    SUBSCRIPTION_GROUP_NOT_EXIST = 26
+    FILTER_DATA_NOT_EXIST = 27
+    FILTER_DATA_NOT_LATEST = 28
     INVALID_PARAMETER = 29
+    TRANSACTION_SHOULD_COMMIT = 200
+    TRANSACTION_SHOULD_ROLLBACK = 201
+    TRANSACTION_STATE_UNKNOW = 202
+    TRANSACTION_STATE_GROUP_WRONG = 203
     NO_BUYER_ID = 204
     NOT_IN_CURRENT_UNIT = 205
     CONSUMER_NOT_ONLINE = 206
+    CONSUME_MSG_TIMEOUT = 207
     FLOW_CONTROL = 215
     GO_AWAY = 1500
 
@@ -130,3 +154,17 @@ class RemotingFlag(enum.IntFlag):
 
     RESPONSE = 1 << 0
     ONEWAY = 1 << 1
+
+
+class PullSysFlag(enum.IntFlag):
+    """Bits of the PULL_MESSAGE ``sysFlag`` header field (``PullSysFlag.java``).
+
+    Not to be confused with :class:`~codec.message.MessageSysFlag`, the
+    ``sysFlag`` of a message: the same header key, another bit set.
+    """
+
+    COMMIT_OFFSET = 0x1
+    SUSPEND = 0x2
+    SUBSCRIPTION = 0x4
+    CLASS_FILTER = 0x8
+    LITE_PULL = 0x10

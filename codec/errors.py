@@ -52,6 +52,16 @@ __all__ = [
     "NoPermissionError",
     "TopicNotExistError",
     "InvalidParameterError",
+    "QueryNotFoundError",
+    "SubscriptionError",
+    "SubscriptionParseFailedError",
+    "SubscriptionNotExistError",
+    "SubscriptionNotLatestError",
+    "SubscriptionGroupNotExistError",
+    "FilterDataNotExistError",
+    "FilterDataNotLatestError",
+    "ConsumerNotOnlineError",
+    "ConsumeMessageTimeoutError",
     "FlowControlError",
     "GoAwayError",
 ]
@@ -243,6 +253,68 @@ class TopicNotExistError(BrokerError):
 
 class InvalidParameterError(BrokerError):
     code_value = 29  # INVALID_PARAMETER
+
+
+# The PULL_MESSAGE outcomes PULL_NOT_FOUND (19), PULL_RETRY_IMMEDIATELY (20)
+# and PULL_OFFSET_MOVED (21) get no class on purpose: they are pull statuses
+# (Java's PullStatus), answered with a full PullMessageResponseHeader, not
+# failures; the consumer reads them from the response code.
+
+
+class QueryNotFoundError(BrokerError):
+    """No such record: QUERY_CONSUMER_OFFSET for a queue the group never
+    committed (a consumer then starts from its CONSUME_FROM_WHERE), or a
+    query by key / id that found nothing."""
+
+    code_value = 22  # QUERY_NOT_FOUND
+
+
+class SubscriptionError(BrokerError):
+    """The broker does not (yet) hold a usable subscription for the pull's
+    group and topic; the codes 23-28."""
+
+
+class SubscriptionParseFailedError(SubscriptionError):
+    code_value = 23  # SUBSCRIPTION_PARSE_FAILED
+
+
+class SubscriptionNotExistError(SubscriptionError):
+    code_value = 24  # SUBSCRIPTION_NOT_EXIST
+    retriable = True
+
+
+class SubscriptionNotLatestError(SubscriptionError):
+    """The pull carries a newer ``subVersion`` than the broker has seen in a
+    heartbeat: retry once the heartbeat has arrived."""
+
+    code_value = 25  # SUBSCRIPTION_NOT_LATEST
+    retriable = True
+
+
+class SubscriptionGroupNotExistError(SubscriptionError):
+    code_value = 26  # SUBSCRIPTION_GROUP_NOT_EXIST
+
+
+class FilterDataNotExistError(SubscriptionError):
+    code_value = 27  # FILTER_DATA_NOT_EXIST
+    retriable = True
+
+
+class FilterDataNotLatestError(SubscriptionError):
+    code_value = 28  # FILTER_DATA_NOT_LATEST
+    retriable = True
+
+
+class ConsumerNotOnlineError(BrokerError):
+    """GET_CONSUMER_RUNNING_INFO / CONSUME_MESSAGE_DIRECTLY for a client id
+    that has no connection to the broker."""
+
+    code_value = 206  # CONSUMER_NOT_ONLINE
+
+
+class ConsumeMessageTimeoutError(BrokerError):
+    code_value = 207  # CONSUME_MSG_TIMEOUT
+    retriable = True
 
 
 class FlowControlError(BrokerError):

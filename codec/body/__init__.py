@@ -2,6 +2,8 @@
 writes them with fastjson).
 
 * :mod:`.heartbeat`: the ``HEART_BEAT`` (34) body, ``HeartbeatData``;
+* :mod:`.lock`: the ``LOCK_BATCH_MQ`` (41) / ``UNLOCK_BATCH_MQ`` (42) bodies;
+* :mod:`.consumer_list`: the ``GET_CONSUMER_LIST_BY_GROUP`` (38) response body;
 * :mod:`.route`: the ``GET_ROUTEINFO_BY_TOPIC`` (105) response body,
   ``TopicRouteData``, and the publish queues a producer derives from it.
 
@@ -11,7 +13,9 @@ raises only :class:`~codec.errors.MalformedBodyError`, writing only
 batches) live in :mod:`codec.message`.
 """
 
+from .consumer_list import GetConsumerListByGroupResponseBody
 from .heartbeat import ConsumerData, HeartbeatData, ProducerData, SubscriptionData
+from .lock import LockBatchRequestBody, LockBatchResponseBody, MessageQueueData, UnlockBatchRequestBody
 from .route import (
     MASTER_ID,
     MAX_QUEUE_NUMS,
@@ -35,5 +39,10 @@ __all__ = [
     "MASTER_ID",
     "MAX_QUEUE_NUMS",
     "quote_integer_keys",
+    "MessageQueueData",
+    "LockBatchRequestBody",
+    "LockBatchResponseBody",
+    "UnlockBatchRequestBody",
+    "GetConsumerListByGroupResponseBody",
     "topic_route_to_publish_queues",
 ]
