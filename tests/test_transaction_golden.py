@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,10 +25,11 @@ import pytest
 from test_broker_push import RawClient, eventually, run
 
 from rmqwire.broker import StoredMessage
-from rmqwire.broker.processors.transaction import encode_message_record
+from rmqwire.broker.processors.transaction import check_transaction_state_request
 from rmqwire.broker.transaction import HALF_TOPIC, OP_TOPIC
 from rmqwire.codec import LanguageCode, RemotingCommand, RequestCode, RequestTimeoutError, SerializeType, decode
 from rmqwire.codec.message import decode_properties, parse_offset_msg_id
+from rmqwire.codec.store import MessageExt, decode_messages
 from rmqwire.testing import LocalBroker
 
 GOLDEN_TX = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8-tx-order-ns.jsonl"
@@ -55,49 +55,36 @@ def with_fields(cmd: RemotingCommand, **fields: str) -> RemotingCommand:
     return replace(cmd, ext_fields={**cmd.ext_fields, **fields})
 
 
-def parse_record(data: bytes) -> dict[str, Any]:
-    """One stored-message record (consumer-protocol.md section 5), IPv4 hosts."""
-    size, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born = struct.unpack_from(">iIIiiqqiq", data)
-    pos = 48
-    born_host = data[pos : pos + 8]
-    store_ts, = struct.unpack_from(">q", data, pos + 8)
-    store_host = data[pos + 16 : pos + 24]
-    reconsume, prepared, body_len = struct.unpack_from(">iqi", data, pos + 24)
-    pos += 40
-    body = data[pos : pos + body_len]
-    pos += body_len
-    topic_len = data[pos]
-    topic = data[pos + 1 : pos + 1 + topic_len].decode()
-    pos += 1 + topic_len
-    props_len, = struct.unpack_from(">h", data, pos)
-    props = data[pos + 2 : pos + 2 + props_len].decode()
-    assert size == len(data) == pos + 2 + props_len and magic == 0xDAA320A7
-    return {
-        "crc": crc, "queue_id": queue_id, "flag": flag, "queue_offset": queue_offset, "physical_offset": phys,
-        "sys_flag": sys_flag, "born_timestamp": born, "born_host": born_host, "store_timestamp": store_ts,
-        "store_host": store_host, "reconsume_times": reconsume, "prepared_offset": prepared, "body": body,
-        "topic": topic, "properties": decode_properties(props), "properties_text": props,
-    }
+def parse_record(data: bytes) -> MessageExt:
+    [message] = decode_messages(data)
+    return message
 
 
-# --------------------------------------------------------------------------- the check body, byte for byte
+# --------------------------------------------------------------------------- the check request, byte for byte
 
 
-def test_the_check_body_is_the_java_brokers_record_byte_for_byte() -> None:
-    """Golden seq 20's body re-encoded from its fields (properties in the
-    Java broker's order) gives the same bytes."""
-    body = golden_cmd(20).body
-    java = parse_record(body)
-    message = StoredMessage(
-        topic=HALF_TOPIC, queue_id=0, queue_offset=java["queue_offset"], commitlog_offset=java["physical_offset"],
-        offset_msg_id="", body=java["body"], payload=java["body"], properties={}, sys_flag=java["sys_flag"],
-        flag=java["flag"], born_timestamp=java["born_timestamp"], producer_group=GROUP, uniq_key=None, tags=None,
-        keys=None, delay_level=0, broker_name="broker-a", request_code=310, serialize_type=SerializeType.JSON,
-        language=LanguageCode.JAVA, born_host="127.0.0.1:49474", store_timestamp=java["store_timestamp"],
-        store_host="127.0.0.1:10911", reconsume_times=0, prepared_transaction_offset=0,
+def test_the_check_request_is_the_java_brokers_frame() -> None:
+    """Golden seq 20: built from the half-message copy the Java broker wrote
+    (its fields read back from the body, properties in the Java broker's
+    order, WAIT=true as stored), the header says the same and the body is
+    the same bytes."""
+    java = golden_cmd(20)
+    record = parse_record(java.body)
+    stored_props = dict(record.properties)
+    stored_props["WAIT"] = "true"
+    copy = StoredMessage(
+        topic=HALF_TOPIC, queue_id=0, queue_offset=record.queue_offset, commitlog_offset=record.commit_log_offset,
+        offset_msg_id=record.offset_msg_id, body=record.body, payload=record.body, properties=stored_props,
+        sys_flag=record.sys_flag, flag=record.flag, born_timestamp=record.born_timestamp, producer_group=GROUP,
+        uniq_key=record.properties["UNIQ_KEY"], tags="TagT", keys="tx-unknown", delay_level=0, broker_name="broker-a",
+        request_code=310, serialize_type=SerializeType.JSON, language=LanguageCode.JAVA, born_host=record.born_host,
+        store_timestamp=record.store_timestamp, store_host=record.store_host,
     )
-    assert java["born_host"] == bytes([127, 0, 0, 1]) + struct.pack(">i", 49474)
-    assert encode_message_record(message, topic=TOPIC, queue_id=0, properties=java["properties"]) == body
+    ours = check_transaction_state_request(copy)
+    # (the version is the embedded broker's own: SERVER_VERSION)
+    assert (ours.code, ours.flag, ours.language, ours.remark) == (java.code, java.flag, java.language, java.remark)
+    assert ours.ext_fields == java.ext_fields
+    assert ours.body == java.body
 
 
 # --------------------------------------------------------------------------- the session, replayed
@@ -165,10 +152,10 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             [committed] = broker.messages(TOPIC)
             half = broker.messages(HALF_TOPIC)[0]
             java = parse_record(golden_cmd(253).body)  # what the Java consumer pulled
-            assert committed.keys == "tx-commit" and committed.queue_id == java["queue_id"] == 2
-            assert committed.sys_flag == java["sys_flag"] == 8
+            assert committed.keys == "tx-commit" and committed.queue_id == java.queue_id == 2
+            assert committed.sys_flag == java.sys_flag == 8
             assert committed.prepared_transaction_offset == half.commitlog_offset
-            assert set(committed.properties) == set(java["properties"]) - {"CLUSTER"}
+            assert set(committed.properties) == set(java.properties) - {"CLUSTER"}
             assert committed.properties["TRAN_MSG"] == "true" and committed.properties["REAL_TOPIC"] == TOPIC
 
             # the check-back round: only tx-unknown is asked about
@@ -190,10 +177,10 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             assert check.ext_fields["offsetMsgId"] == copy.offset_msg_id
             assert check.ext_fields["msgId"] == check.ext_fields["transactionId"] == java_check.ext_fields["msgId"]
             ours, theirs = parse_record(check.body), parse_record(java_check.body)
-            for name in ("topic", "queue_id", "queue_offset", "sys_flag", "flag", "body", "reconsume_times", "prepared_offset", "crc"):
-                assert ours[name] == theirs[name], name
-            assert ours["physical_offset"] == copy.commitlog_offset
-            assert ours["properties"] == {k: v for k, v in theirs["properties"].items() if k != "CLUSTER"}
+            for name in ("topic", "queue_id", "queue_offset", "sys_flag", "flag", "body", "reconsume_times", "prepared_transaction_offset", "body_crc"):
+                assert getattr(ours, name) == getattr(theirs, name), name
+            assert ours.commit_log_offset == copy.commitlog_offset
+            assert ours.properties == {k: v for k, v in theirs.properties.items() if k != "CLUSTER"}
 
             # the Java client's answer (seq 21): commit
             answer = golden_cmd(21)
@@ -202,8 +189,8 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             assert await eventually(lambda: len(broker.messages(TOPIC)) == 2)
             later = broker.messages(TOPIC)[1]
             java_later = parse_record(golden_cmd(254).body)
-            assert later.keys == "tx-unknown" and later.sys_flag == java_later["sys_flag"] == 8
-            assert set(later.properties) == set(java_later["properties"]) - {"CLUSTER"}
+            assert later.keys == "tx-unknown" and later.sys_flag == java_later.sys_flag == 8
+            assert set(later.properties) == set(java_later.properties) - {"CLUSTER"}
             assert later.properties["TRANSACTION_CHECK_TIMES"] == "1"
             assert later.prepared_transaction_offset == copy.commitlog_offset
 
@@ -229,7 +216,7 @@ def test_the_check_back_runs_by_itself_on_its_schedule() -> None:
             counts = []
             for _ in range(3):
                 check = await client.next_push(timeout=5)
-                counts.append(parse_record(check.body)["properties"]["TRANSACTION_CHECK_TIMES"])
+                counts.append(parse_record(check.body).properties["TRANSACTION_CHECK_TIMES"])
             assert counts == ["1", "2", "3"]
             assert await client.no_push(0.4)
             assert broker.messages(TOPIC) == []
@@ -343,7 +330,7 @@ def test_without_a_producer_connection_the_check_waits_for_one() -> None:
                 await asyncio.sleep(0.01)
             check = await producer.next_push()
             assert check.code == RequestCode.CHECK_TRANSACTION_STATE
-            assert parse_record(check.body)["properties"]["TRANSACTION_CHECK_TIMES"] == "2"
+            assert parse_record(check.body).properties["TRANSACTION_CHECK_TIMES"] == "2"
             await producer.close()
 
     run(main())

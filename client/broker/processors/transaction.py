@@ -22,15 +22,11 @@ and queue id.
 from __future__ import annotations
 
 import logging
-import struct
-import zlib
-from dataclasses import dataclass
-from ipaddress import ip_address
 from typing import TYPE_CHECKING, Final
 
 from ...codec.command import RemotingCommand
 from ...codec.enums import LanguageCode, RequestCode, ResponseCode
-from ...codec.errors import MissingHeaderFieldError
+from ...codec.headers import CheckTransactionStateRequestHeader, EndTransactionRequestHeader
 from ...codec.message import (
     PROPERTY_PRODUCER_GROUP,
     PROPERTY_REAL_QUEUE_ID,
@@ -38,8 +34,8 @@ from ...codec.message import (
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     PROPERTY_WAIT_STORE_MSG_OK,
     MessageSysFlag,
-    encode_properties,
 )
+from ...codec.store import encode_message
 from ..config import SERVER_VERSION
 from ..processor import ProcessorRegistry, ProcessorResult, RequestContext, reply
 from ..store import StoredMessage
@@ -47,7 +43,7 @@ from ..store import StoredMessage
 if TYPE_CHECKING:
     from ..controller import BrokerController
 
-__all__ = ["EndTransactionProcessor", "check_transaction_state_request", "encode_message_record"]
+__all__ = ["EndTransactionProcessor", "check_transaction_state_request"]
 
 log = logging.getLogger(__name__)
 
@@ -55,45 +51,6 @@ _NOT: Final = int(MessageSysFlag.TRANSACTION_NOT_TYPE)
 _COMMIT: Final = int(MessageSysFlag.TRANSACTION_COMMIT_TYPE)
 _ROLLBACK: Final = int(MessageSysFlag.TRANSACTION_ROLLBACK_TYPE)
 _KINDS: Final = {_NOT: "UNKNOW", _COMMIT: "COMMIT", _ROLLBACK: "ROLLBACK"}
-
-
-# TODO: EndTransactionRequestHeader from codec.headers once it lands.
-@dataclass(frozen=True, slots=True)
-class _EndHeader:
-    producer_group: str
-    tran_state_table_offset: int
-    commit_log_offset: int
-    commit_or_rollback: int
-    from_transaction_check: bool
-    msg_id: str
-    transaction_id: str | None
-
-    @classmethod
-    def from_command(cls, cmd: RemotingCommand) -> _EndHeader:
-        fields = cmd.ext_fields
-
-        def need(name: str) -> str:
-            value = fields.get(name)
-            if value is None:
-                raise MissingHeaderFieldError("EndTransactionRequestHeader", name)
-            return value
-
-        def number(name: str) -> int:
-            text = need(name)
-            try:
-                return int(text)
-            except ValueError:
-                raise MissingHeaderFieldError("EndTransactionRequestHeader", name, f"is not a number: {text!r}") from None
-
-        return cls(
-            producer_group=need("producerGroup"),
-            tran_state_table_offset=number("tranStateTableOffset"),
-            commit_log_offset=number("commitLogOffset"),
-            commit_or_rollback=number("commitOrRollback"),
-            from_transaction_check=fields.get("fromTransactionCheck", "false").lower() == "true",
-            msg_id=need("msgId"),
-            transaction_id=fields.get("transactionId"),
-        )
 
 
 class EndTransactionProcessor:
@@ -107,7 +64,7 @@ class EndTransactionProcessor:
 
     def __call__(self, cmd: RemotingCommand, ctx: RequestContext) -> ProcessorResult:
         broker = self.broker
-        header = _EndHeader.from_command(cmd)
+        header = EndTransactionRequestHeader.from_command(cmd)
         kind = header.commit_or_rollback
         if kind not in _KINDS:
             # EndTransactionRequestHeader.checkFields
@@ -130,7 +87,7 @@ class EndTransactionProcessor:
         return reply(cmd, ResponseCode.SUCCESS)
 
 
-def _check_prepare_message(half: StoredMessage, header: _EndHeader) -> str | None:
+def _check_prepare_message(half: StoredMessage, header: EndTransactionRequestHeader) -> str | None:
     """``checkPrepareMessage``: the remark of what does not match, or None."""
     if half.properties.get(PROPERTY_PRODUCER_GROUP) != header.producer_group:
         return "The producer group wrong"
@@ -148,88 +105,39 @@ def check_transaction_state_request(copy: StoredMessage) -> RemotingCommand:
     ``UNIQ_KEY``; body the copy as a stored-message record, in its real
     topic and queue (golden tx session seq 20)."""
     uniq = copy.properties.get(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-    # TODO: CheckTransactionStateRequestHeader from codec.headers once it lands.
-    fields = {
-        "tranStateTableOffset": str(copy.queue_offset),
-        "commitLogOffset": str(copy.commitlog_offset),
-        "offsetMsgId": copy.offset_msg_id,
-    }
-    if uniq is not None:
-        fields["msgId"] = uniq
-        fields["transactionId"] = uniq
+    header = CheckTransactionStateRequestHeader(
+        tran_state_table_offset=copy.queue_offset,
+        commit_log_offset=copy.commitlog_offset,
+        msg_id=uniq,
+        transaction_id=uniq,
+        offset_msg_id=copy.offset_msg_id,
+    )
     real_queue = copy.properties.get(PROPERTY_REAL_QUEUE_ID, "0")
     props = dict(copy.properties)
     # renewHalfMessageInner shares its properties map with the message it
     # checks and then sets WAIT=false on it, so that is what the body says
     props[PROPERTY_WAIT_STORE_MSG_OK] = "false"
-    body = encode_message_record(
-        copy,
+    body = encode_message(
         topic=copy.properties.get(PROPERTY_REAL_TOPIC, copy.topic),
-        queue_id=int(real_queue) if real_queue.lstrip("-").isdigit() else 0,
+        body=copy.body,
         properties=props,
+        queue_id=int(real_queue) if real_queue.lstrip("-").isdigit() else 0,
+        queue_offset=copy.queue_offset,
+        commit_log_offset=copy.commitlog_offset,
+        sys_flag=copy.sys_flag,
+        born_timestamp=copy.born_timestamp,
+        born_host=copy.born_host,
+        store_timestamp=copy.store_timestamp,
+        store_host=copy.store_host,
+        reconsume_times=copy.reconsume_times,
+        prepared_transaction_offset=copy.prepared_transaction_offset,
+        flag=copy.flag,
     )
     return RemotingCommand.request(
         RequestCode.CHECK_TRANSACTION_STATE,
-        fields,
+        header.to_ext_fields(),
         body,
         oneway=True,
         language=LanguageCode.JAVA,
         version=SERVER_VERSION,
     )
-
-
-# TODO: the codec's stored-message record once it lands (pull bodies need it too).
-_MAGIC: Final = 0xDAA320A7
-_HEAD: Final = struct.Struct(">iIIiiqqiq")
-_BORN_V6: Final = int(MessageSysFlag.BORNHOST_V6_FLAG)
-_STORE_V6: Final = int(MessageSysFlag.STOREHOSTADDRESS_V6_FLAG)
-
-
-def _host(host_port: str) -> bytes:
-    host, _, port = host_port.rpartition(":")
-    try:
-        packed = ip_address(host.strip("[]")).packed
-        number = int(port)
-    except ValueError:
-        packed, number = b"\0\0\0\0", 0
-    return packed + struct.pack(">i", number)
-
-
-def encode_message_record(
-    message: StoredMessage, *, topic: str, queue_id: int, properties: dict[str, str]
-) -> bytes:
-    """``MessageDecoder.encode(messageExt, false)``: ``message`` as one
-    stored-message record (magic V1), with the given topic, queue id and
-    properties (``consumer-protocol.md`` section 5)."""
-    sys_flag = message.sys_flag
-    born = _host(message.born_host)
-    store = _host(message.store_host)
-    sys_flag = (sys_flag & ~(_BORN_V6 | _STORE_V6)) | (_BORN_V6 if len(born) > 8 else 0) | (_STORE_V6 if len(store) > 8 else 0)
-    topic_bytes = topic.encode()
-    props = encode_properties(properties, trailing_separator=False).encode() if properties else b""
-    body = message.body
-    tail = b"".join(
-        (
-            struct.pack(">q", message.store_timestamp),
-            store,
-            struct.pack(">iqi", message.reconsume_times, message.prepared_transaction_offset, len(body)),
-            body,
-            struct.pack(">b", len(topic_bytes)),
-            topic_bytes,
-            struct.pack(">h", len(props)),
-            props,
-        )
-    )
-    size = _HEAD.size + len(born) + len(tail)
-    head = _HEAD.pack(
-        size,
-        _MAGIC,
-        zlib.crc32(body) & 0x7FFFFFFF,
-        queue_id,
-        message.flag,
-        message.queue_offset,
-        message.commitlog_offset,
-        sys_flag,
-        message.born_timestamp,
-    )
-    return head + born + tail
