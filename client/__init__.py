@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .codec.acl import Credentials
     from .instance import ServiceState
-    from .producer import AsyncProducer
-    from .sync import Producer
+    from .inner import ConsumerInner, ProducerInner
+    from .producer import AsyncProducer, MessageQueueSelector
+    from .selector import select_message_queue_by_hash, select_message_queue_by_random
+    from .sync import BlockingFacade, Producer
     from .types import (
         ConsumeFromWhere,
         ConsumeOrderlyStatus,
@@ -49,6 +51,12 @@ __all__ = [
     "LocalTransactionState",
     "ServiceState",
     "Credentials",
+    "MessageQueueSelector",
+    "select_message_queue_by_hash",
+    "select_message_queue_by_random",
+    "BlockingFacade",
+    "ConsumerInner",
+    "ProducerInner",
 ]
 
 __version__ = "0.1.0"
@@ -69,6 +77,12 @@ _EXPORTS = {
     "LocalTransactionState": ".types",
     "ServiceState": ".instance",
     "Credentials": ".codec.acl",
+    "MessageQueueSelector": ".producer",
+    "select_message_queue_by_hash": ".selector",
+    "select_message_queue_by_random": ".selector",
+    "BlockingFacade": ".sync",
+    "ConsumerInner": ".inner",
+    "ProducerInner": ".inner",
 }
 
 

@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 #: ``"broker"`` (the frame recorder).
 FrameObserver = Callable[[str, str, str, bytes], None]
 
-#: Answers a request the server started (``CHECK_TRANSACTION_STATE`` ...);
-#: returning None sends REQUEST_CODE_NOT_SUPPORTED, as Java does for codes
-#: without a processor.
-RequestHandler = Callable[[RemotingCommand], "RemotingCommand | None"]
+#: ``on_request(connection, request)`` takes a request the server started
+#: (``NOTIFY_CONSUMER_IDS_CHANGED``, ``CHECK_TRANSACTION_STATE`` ...) and
+#: answers it, now or later, with :meth:`Connection.send_response`.  Without
+#: one, every such request gets REQUEST_CODE_NOT_SUPPORTED, as Java answers
+#: codes without a processor; a handler that raises gets SYSTEM_ERROR sent.
+RequestHandler = Callable[["Connection", RemotingCommand], None]
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -179,20 +181,34 @@ class Connection:
             del raw[:size]
 
     def _answer(self, request: RemotingCommand) -> None:
-        response = None
         if self._on_request is not None:
             try:
-                response = self._on_request(request)
-            except Exception:  # a handler bug must not kill the connection
+                self._on_request(self, request)
+                return
+            except Exception as exc:  # a handler bug must not kill the connection
                 log.exception("request handler failed for code %d", request.code)
-        if request.is_oneway:
-            return
-        if response is None:
+                response = request.reply(ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
+        else:
             response = request.reply(
                 ResponseCode.REQUEST_CODE_NOT_SUPPORTED, f" request type {request.code} not supported"
             )
-        if not self.closed and self._transport is not None:
-            self._write(self._session.send_response(response), response)
+        if not request.is_oneway:
+            self.send_response(response)
+
+    def send_response(self, response: RemotingCommand) -> bool:
+        """Answer a request the peer started (``response`` carries its
+        opaque, e.g. made with ``request.reply(...)``).  False when the
+        connection has closed meanwhile: the answer is dropped, as Java's
+        is when the channel is gone."""
+        if self.closed or self._transport is None or self._transport.is_closing():
+            log.debug("dropping the answer to opaque %d: connection to %s is closed", response.opaque, self.addr)
+            return False
+        try:
+            frame = self._session.send_response(response)
+        except ConnectionClosedError:
+            return False
+        self._write(frame, response)
+        return True
 
     def _fire_timer(self) -> None:
         self._timer = None

@@ -5,7 +5,8 @@ writes them with fastjson).
 * :mod:`.lock`: the ``LOCK_BATCH_MQ`` (41) / ``UNLOCK_BATCH_MQ`` (42) bodies;
 * :mod:`.consumer_list`: the ``GET_CONSUMER_LIST_BY_GROUP`` (38) response body;
 * :mod:`.route`: the ``GET_ROUTEINFO_BY_TOPIC`` (105) response body,
-  ``TopicRouteData``, and the publish queues a producer derives from it.
+  ``TopicRouteData``, and the queues a producer (write) or consumer (read)
+  derives from it.
 
 Bodies are frozen dataclasses with ``to_json`` / ``from_json``; reading
 raises only :class:`~codec.errors.MalformedBodyError`, writing only
@@ -25,6 +26,7 @@ from .route import (
     TopicRouteData,
     quote_integer_keys,
     topic_route_to_publish_queues,
+    topic_route_to_queues,
 )
 
 __all__ = [
@@ -45,4 +47,5 @@ __all__ = [
     "UnlockBatchRequestBody",
     "GetConsumerListByGroupResponseBody",
     "topic_route_to_publish_queues",
+    "topic_route_to_queues",
 ]
