@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import threading
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from rmqwire import (
     TransactionProducer,
     TransactionSendResult,
 )
+from rmqwire.broker.processors.transaction import check_transaction_state_request
 from rmqwire.codec import ConfigError, InvalidMessageError, RemotingCommand, RequestCode, decode
 from rmqwire.codec.message import decode_properties
 from rmqwire.codec.store import MessageExt
@@ -349,3 +351,64 @@ def test_the_blocking_transaction_producer() -> None:
                 deadline.wait(0.01)
             assert visible(broker) == ["tx-sync"]
             assert len(check.calls) == 1  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- where the frames go
+
+
+def test_each_transaction_is_ended_on_the_broker_that_stored_its_half_message() -> None:
+    async def body(broker: LocalBroker) -> None:
+        async with producer_for(broker, states(COMMIT), states(COMMIT)) as producer:
+            results = [await producer.send_in_transaction(Message(TOPIC, b"x", keys=f"k{i}")) for i in range(6)]
+            assert {r.message_queue.broker_name for r in results} == {"broker-a", "broker-b"}
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 6)
+        ends = [(name, cmd) for role, name, cmd in broker.requests if cmd.code == RequestCode.END_TRANSACTION]
+        by_id = {cmd.ext_fields["msgId"]: name for name, cmd in ends}
+        assert by_id == {r.msg_id: r.message_queue.broker_name for r in results}
+        for result in results:
+            [stored] = [m for m in broker.messages(TOPIC) if m.uniq_key == result.msg_id]
+            assert (stored.broker_name, stored.queue_id) == (result.message_queue.broker_name, result.message_queue.queue_id)
+
+    run(body, broker_names=("broker-a", "broker-b"))
+
+
+def test_a_check_back_is_answered_to_the_broker_that_asked() -> None:
+    async def body(broker: LocalBroker) -> None:
+        check = states(COMMIT)
+        async with producer_for(broker, states(UNKNOW), check) as producer:
+            results = [await producer.send_in_transaction(Message(TOPIC, b"x", keys=f"k{i}")) for i in range(4)]
+            assert {r.message_queue.broker_name for r in results} == {"broker-a", "broker-b"}
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 4, timeout=5)
+        answers = [
+            (name, cmd) for role, name, cmd in broker.requests
+            if cmd.code == RequestCode.END_TRANSACTION and cmd.ext_fields["fromTransactionCheck"] == "true"
+        ]
+        assert {cmd.ext_fields["msgId"]: name for name, cmd in answers} == {r.msg_id: r.message_queue.broker_name for r in results}
+
+    run(body, broker_names=("broker-a", "broker-b"), **FAST)
+
+
+@pytest.mark.parametrize("case", ["garbage body", "another group", "no header"])
+def test_a_check_the_client_cannot_use_is_ignored(case: str) -> None:
+    async def body(broker: LocalBroker) -> None:
+        check = states(COMMIT)
+        async with producer_for(broker, states(COMMIT), check) as producer:
+            await producer.send_in_transaction(Message(TOPIC, b"x", keys="k"))
+            await ends(broker, 1)
+            [half] = broker.messages("RMQ_SYS_TRANS_HALF_TOPIC")
+            request = check_transaction_state_request(half)
+            if case == "garbage body":
+                request = replace(request, body=b"\x00\x01garbage")
+            elif case == "no header":
+                request = replace(request, ext_fields={})
+            else:
+                props = dict(half.properties, PGROUP="someone-else")
+                request = check_transaction_state_request(replace(half, properties=props))
+            await broker.send_oneway_to_client(producer.client_id, request)
+            # the producer goes on working, and answers nothing
+            await producer.send(Message(TOPIC, b"after", keys="after"))
+            await asyncio.sleep(0.2)
+            assert check.calls == []  # type: ignore[attr-defined]
+            assert len(requests(broker, RequestCode.END_TRANSACTION)) == 1
+
+    run(body)
