@@ -35,6 +35,8 @@ from rmqwire.testing import LocalBroker
 GOLDEN_TX = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8-tx-order-ns.jsonl"
 TOPIC = "GoldenTx13498"
 GROUP = "GOLDEN_TX_PG"
+#: bound of every wait for something that must happen (generous: a shared machine may be slow)
+WAIT = 10.0
 
 
 def golden(seq: int) -> dict[str, Any]:
@@ -135,7 +137,7 @@ def test_half_messages_are_answered_as_the_java_broker_answers_them() -> None:
             assert broker.messages(TOPIC) == []
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
@@ -148,7 +150,7 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             answers = await replay_sends(broker, client)
             for seq, answer in zip((11, 14, 17), answers):
                 end_like_java(client, seq, answer)
-            assert await eventually(lambda: len(broker.messages(OP_TOPIC)) == 2)
+            assert await eventually(lambda: len(broker.messages(OP_TOPIC)) == 2, within=WAIT)
             [committed] = broker.messages(TOPIC)
             half = broker.messages(HALF_TOPIC)[0]
             java = parse_record(golden_cmd(253).body)  # what the Java consumer pulled
@@ -160,13 +162,13 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
 
             # the check-back round: only tx-unknown is asked about
             checked: list[StoredMessage] = []
-            for _ in range(300):
+            for _ in range(1000):
                 checked = await broker.check_transactions()
                 if checked:
                     break
                 await asyncio.sleep(0.01)
             assert [c.keys for c in checked] == ["tx-unknown"]
-            check = await client.next_push()
+            check = await client.next_push(WAIT)
             java_check = golden_cmd(20)
             assert (check.code, check.flag, check.language) == (39, java_check.flag, java_check.language) == (39, 2, LanguageCode.JAVA)
             assert check.is_oneway and not check.is_response
@@ -186,7 +188,7 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             answer = golden_cmd(21)
             assert answer.is_oneway and answer.ext_fields["fromTransactionCheck"] == "true"
             oneway(client, with_fields(answer, commitLogOffset=check.ext_fields["commitLogOffset"]))
-            assert await eventually(lambda: len(broker.messages(TOPIC)) == 2)
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 2, within=WAIT)
             later = broker.messages(TOPIC)[1]
             java_later = parse_record(golden_cmd(254).body)
             assert later.keys == "tx-unknown" and later.sys_flag == java_later.sys_flag == 8
@@ -200,7 +202,7 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             assert [m.keys for m in broker.messages(TOPIC)] == ["tx-commit", "tx-unknown"]
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 def test_the_check_back_runs_by_itself_on_its_schedule() -> None:
@@ -215,7 +217,7 @@ def test_the_check_back_runs_by_itself_on_its_schedule() -> None:
             await client.call(with_fields(golden_cmd(15), g=str(int(time.time() * 1000))))
             counts = []
             for _ in range(3):
-                check = await client.next_push(timeout=5)
+                check = await client.next_push(WAIT)
                 counts.append(parse_record(check.body).properties["TRANSACTION_CHECK_TIMES"])
             assert counts == ["1", "2", "3"]
             assert await client.no_push(0.4)
@@ -223,7 +225,7 @@ def test_the_check_back_runs_by_itself_on_its_schedule() -> None:
             assert [m.keys for m in broker.messages("TRANS_CHECK_MAX_TIME_TOPIC")] == ["tx-unknown"]
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 # --------------------------------------------------------------------------- EndTransactionProcessor's checks
@@ -264,7 +266,7 @@ def test_an_end_that_does_not_match_its_half_message_is_refused(fields: dict[str
             assert [m.keys for m in broker.messages(TOPIC)] == ["tx-commit"]
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 def test_an_end_without_a_required_field_is_a_system_error() -> None:
@@ -277,7 +279,7 @@ def test_an_end_without_a_required_field_is_a_system_error() -> None:
             assert answer.code == 1 and "commitLogOffset" in (answer.remark or "")
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 def test_an_unknown_state_is_not_answered_and_changes_nothing() -> None:
@@ -293,7 +295,7 @@ def test_an_unknown_state_is_not_answered_and_changes_nothing() -> None:
             assert broker.messages(TOPIC) == [] and broker.messages(OP_TOPIC) == []
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 def test_a_broker_rejecting_transaction_messages_refuses_half_messages() -> None:
@@ -306,7 +308,7 @@ def test_a_broker_rejecting_transaction_messages_refuses_half_messages() -> None
             assert broker.messages() == []
             await client.close()
 
-    run(main())
+    run(main(), 60)
 
 
 def test_without_a_producer_connection_the_check_waits_for_one() -> None:
@@ -318,19 +320,19 @@ def test_without_a_producer_connection_the_check_waits_for_one() -> None:
             sender = await RawClient.connect(broker.broker_addrs["broker-a"])
             await sender.call(with_fields(golden_cmd(15), g=str(int(time.time() * 1000))))
             await sender.close()
-            for _ in range(300):
+            for _ in range(1000):
                 if await broker.check_transactions():
                     break
                 await asyncio.sleep(0.01)
             producer = await RawClient.connect(broker.broker_addrs["broker-a"])
             assert (await producer.call(golden_cmd(18))).code == 0
-            for _ in range(300):
+            for _ in range(1000):
                 if await broker.check_transactions():
                     break
                 await asyncio.sleep(0.01)
-            check = await producer.next_push()
+            check = await producer.next_push(WAIT)
             assert check.code == RequestCode.CHECK_TRANSACTION_STATE
             assert parse_record(check.body).properties["TRANSACTION_CHECK_TIMES"] == "2"
             await producer.close()
 
-    run(main())
+    run(main(), 60)

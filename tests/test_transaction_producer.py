@@ -45,6 +45,8 @@ COMMIT, ROLLBACK, UNKNOW = (
     LocalTransactionState.UNKNOW,
 )
 FAST = {"transaction_check_interval": 0.1, "transaction_timeout": 0.1}
+#: bound of every wait for something that must happen (generous: a shared machine may be slow)
+WAIT = 10.0
 
 
 def golden_cmd(seq: int) -> RemotingCommand:
@@ -57,7 +59,7 @@ def golden_cmd(seq: int) -> RemotingCommand:
     raise AssertionError(f"no seq {seq}")
 
 
-def run(body: Callable[[LocalBroker], Any], timeout: float = 20.0, **broker_kwargs: Any) -> None:
+def run(body: Callable[[LocalBroker], Any], timeout: float = 60.0, **broker_kwargs: Any) -> None:
     async def main() -> None:
         async with LocalBroker(**broker_kwargs) as broker:
             await body(broker)
@@ -93,7 +95,7 @@ def requests(broker: LocalBroker, code: int) -> list[RemotingCommand]:
 
 async def ends(broker: LocalBroker, count: int) -> list[RemotingCommand]:
     """The END_TRANSACTION requests once ``count`` arrived (they are oneway)."""
-    assert await eventually(lambda: len(requests(broker, RequestCode.END_TRANSACTION)) >= count, timeout=5)
+    assert await eventually(lambda: len(requests(broker, RequestCode.END_TRANSACTION)) >= count, timeout=WAIT)
     return requests(broker, RequestCode.END_TRANSACTION)
 
 
@@ -111,7 +113,7 @@ def test_a_committed_transaction_is_visible_once_and_its_frames_are_javas() -> N
             result = await producer.send_in_transaction(Message(TOPIC, b"tx body", tags="TagT", keys="tx-commit"), arg=42)
             assert isinstance(result, TransactionSendResult)
             assert result.local_transaction_state is COMMIT
-            assert await eventually(lambda: visible(broker) == ["tx-commit"])
+            assert await eventually(lambda: visible(broker) == ["tx-commit"], timeout=WAIT)
             # the local transaction saw the message as sent, and the arg
             [(msg, arg)] = execute.calls  # type: ignore[attr-defined]
             assert arg == 42 and msg.keys == "tx-commit" and msg.body == b"tx body"
@@ -151,7 +153,7 @@ def test_a_rolled_back_transaction_is_never_visible() -> None:
         async with producer_for(broker, states(ROLLBACK), check) as producer:
             result = await producer.send_in_transaction(Message(TOPIC, b"x", keys="tx-rollback"))
             assert result.local_transaction_state is ROLLBACK
-            assert await eventually(lambda: len(broker.messages("RMQ_SYS_TRANS_OP_HALF_TOPIC")) == 1)
+            assert await eventually(lambda: len(broker.messages("RMQ_SYS_TRANS_OP_HALF_TOPIC")) == 1, timeout=WAIT)
             [end] = await ends(broker, 1)
             assert end.ext_fields["commitOrRollback"] == golden_cmd(14).ext_fields["commitOrRollback"] == "12"
             await asyncio.sleep(0.5)  # several check rounds pass
@@ -170,7 +172,7 @@ def test_unknown_then_the_check_back_says_commit_makes_it_visible() -> None:
             [end] = await ends(broker, 1)
             assert end.ext_fields["commitOrRollback"] == golden_cmd(17).ext_fields["commitOrRollback"] == "0"
             assert visible(broker) == []
-            assert await eventually(lambda: visible(broker) == ["tx-unknown"], timeout=5)
+            assert await eventually(lambda: visible(broker) == ["tx-unknown"], timeout=WAIT)
             [(msg_ext,)] = check.calls  # type: ignore[attr-defined]
             assert isinstance(msg_ext, MessageExt)
             assert (msg_ext.topic, msg_ext.msg_id, msg_ext.keys, msg_ext.body) == (TOPIC, result.msg_id, "tx-unknown", b"later")
@@ -194,8 +196,8 @@ def test_unknown_then_the_check_back_says_rollback_is_never_visible() -> None:
         check = states(ROLLBACK)
         async with producer_for(broker, states(UNKNOW), check) as producer:
             await producer.send_in_transaction(Message(TOPIC, b"no", keys="tx-no"))
-            assert await eventually(lambda: len(check.calls) == 1, timeout=5)  # type: ignore[attr-defined]
-            assert await eventually(lambda: len(broker.messages("RMQ_SYS_TRANS_OP_HALF_TOPIC")) == 1)
+            assert await eventually(lambda: len(check.calls) == 1, timeout=WAIT)  # type: ignore[attr-defined]
+            assert await eventually(lambda: len(broker.messages("RMQ_SYS_TRANS_OP_HALF_TOPIC")) == 1, timeout=WAIT)
             await asyncio.sleep(0.4)
             assert len(check.calls) == 1  # type: ignore[attr-defined]
         assert visible(broker) == []
@@ -216,7 +218,7 @@ def test_a_checker_that_cannot_tell_is_asked_again_up_to_the_maximum(answer: str
     async def body(broker: LocalBroker) -> None:
         async with producer_for(broker, states(UNKNOW), check) as producer:
             await producer.send_in_transaction(Message(TOPIC, b"?", keys="tx-never"))
-            assert await eventually(lambda: len(broker.messages("TRANS_CHECK_MAX_TIME_TOPIC")) == 1, timeout=8)
+            assert await eventually(lambda: len(broker.messages("TRANS_CHECK_MAX_TIME_TOPIC")) == 1, timeout=WAIT)
             await asyncio.sleep(0.4)
         assert [c.properties["TRANSACTION_CHECK_TIMES"] for c in calls] == ["1", "2", "3"]
         answers = requests(broker, RequestCode.END_TRANSACTION)[1:]
@@ -243,7 +245,7 @@ def test_a_local_transaction_that_raises_is_unknown_and_logged(caplog: pytest.Lo
             assert end.ext_fields["commitOrRollback"] == "0"
             assert end.remark == "executeLocalTransactionBranch exception: ValueError: no stock"
             # the broker asks; the checker commits
-            assert await eventually(lambda: visible(broker) == ["tx-raise"], timeout=5)
+            assert await eventually(lambda: visible(broker) == ["tx-raise"], timeout=WAIT)
         assert "no stock" in caplog.text
 
     with caplog.at_level(logging.INFO, logger="rmqwire"):
@@ -266,8 +268,8 @@ def test_async_callbacks_are_awaited() -> None:
         async with producer_for(broker, execute, check) as producer:
             result = await producer.send_in_transaction(Message(TOPIC, b"x", keys="tx-async"))
             assert result.local_transaction_state is UNKNOW
-            await asyncio.wait_for(checked.wait(), 5)
-            assert await eventually(lambda: visible(broker) == ["tx-async"])
+            await asyncio.wait_for(checked.wait(), WAIT)
+            assert await eventually(lambda: visible(broker) == ["tx-async"], timeout=WAIT)
 
     run(body, **FAST)
 
@@ -281,16 +283,16 @@ def test_a_blocking_checker_does_not_block_the_event_loop() -> None:
 
     def check(msg_ext: MessageExt) -> LocalTransactionState:
         entered.set()
-        outcome.append(released.wait(5))
+        outcome.append(released.wait(WAIT))
         return COMMIT
 
     async def body(broker: LocalBroker) -> None:
         async with producer_for(broker, states(UNKNOW), check) as producer:
             await producer.send_in_transaction(Message(TOPIC, b"x", keys="tx-blocking"))
-            assert await eventually(entered.is_set, timeout=5)
+            assert await eventually(entered.is_set, timeout=WAIT)
             await producer.send(Message(TOPIC, b"meanwhile", keys="plain"))
             released.set()
-            assert await eventually(lambda: visible(broker) == ["plain", "tx-blocking"], timeout=5)
+            assert await eventually(lambda: visible(broker) == ["plain", "tx-blocking"], timeout=WAIT)
         assert outcome == [True]
 
     run(body, **FAST)
@@ -361,7 +363,7 @@ def test_each_transaction_is_ended_on_the_broker_that_stored_its_half_message() 
         async with producer_for(broker, states(COMMIT), states(COMMIT)) as producer:
             results = [await producer.send_in_transaction(Message(TOPIC, b"x", keys=f"k{i}")) for i in range(6)]
             assert {r.message_queue.broker_name for r in results} == {"broker-a", "broker-b"}
-            assert await eventually(lambda: len(broker.messages(TOPIC)) == 6)
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 6, timeout=WAIT)
         ends = [(name, cmd) for role, name, cmd in broker.requests if cmd.code == RequestCode.END_TRANSACTION]
         by_id = {cmd.ext_fields["msgId"]: name for name, cmd in ends}
         assert by_id == {r.msg_id: r.message_queue.broker_name for r in results}
@@ -376,9 +378,9 @@ def test_a_check_back_is_answered_to_the_broker_that_asked() -> None:
     async def body(broker: LocalBroker) -> None:
         check = states(COMMIT)
         async with producer_for(broker, states(UNKNOW), check) as producer:
-            results = [await producer.send_in_transaction(Message(TOPIC, b"x", keys=f"k{i}")) for i in range(4)]
+            results = [await producer.send_in_transaction(Message(TOPIC, b"x", keys=f"k{i}")) for i in range(8)]
             assert {r.message_queue.broker_name for r in results} == {"broker-a", "broker-b"}
-            assert await eventually(lambda: len(broker.messages(TOPIC)) == 4, timeout=5)
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 8, timeout=WAIT)
         answers = [
             (name, cmd) for role, name, cmd in broker.requests
             if cmd.code == RequestCode.END_TRANSACTION and cmd.ext_fields["fromTransactionCheck"] == "true"
