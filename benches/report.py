@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -236,6 +237,93 @@ def end_to_end(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+CLIENT_CASES = ("sync", "async-1", "async-16", "async-64", "async-256", "oneway", "batch-32")
+CLIENT_LABELS = {"sync": "blocking sync send", "oneway": "oneway", "batch-32": "batch 32 x 128 B"}
+CLIENT_IMPLS = (("rmqwire", "rmqwire"), ("cpp", "C++ 0.4.4"))
+
+
+def _client_index(data: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(i["broker"], i["impl"], i["case"]): i for i in
+            (b.get("extra_info", {}) for b in data["benchmarks"]) if i.get("op") == "client"}
+
+
+def client_tables(data: dict[str, Any], brokers: tuple[str, ...] = ("minimal", "serve")) -> list[str]:
+    """Markdown for the out-of-process client benchmarks (``op == "client"``):
+    one table per broker, rmqwire and the C++ client side by side."""
+    index = _client_index(data)
+    if not index:
+        return []
+    titles = {"minimal": "minimal responder (`benches/minimal_broker.py`)", "serve": "`rmqwire serve`"}
+    lines: list[str] = []
+    for broker in brokers:
+        if not any(k[0] == broker for k in index):
+            continue
+        head = ["case"]
+        for _, name in CLIENT_IMPLS:
+            head += [f"{name} msgs/s", "p50 µs", "p99 µs", "client CPU µs/msg", "broker CPU µs/msg"]
+        lines += [f"Broker: {titles.get(broker, broker)}, its own process.", "",
+                  "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+        for case in CLIENT_CASES:
+            cells = [CLIENT_LABELS.get(case, case.replace("async-", "async, ") + (" in flight" if "-" in case else ""))]
+            for impl, _ in CLIENT_IMPLS:
+                info = index.get((broker, impl, case))
+                if info is None:
+                    cells += ["–"] * 5
+                    continue
+                cells += [f"{info['msgs_per_s']:,.0f}", f"{info['p50_us']:,.0f}", f"{info['p99_us']:,.0f}",
+                          f"{info['client_cpu_us']:,.1f}",
+                          "–" if info.get("broker_cpu_us") is None else f"{info['broker_cpu_us']:,.1f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    loads = [i["load_1m"] for i in index.values() if i.get("load_1m") is not None]
+    if loads:
+        lines += [f"Load average (1 min) over these runs: {min(loads):.1f}–{max(loads):.1f} on "
+                  f"{os.cpu_count() or '?'} cores; msgs/s and latency move with it, CPU per message much less.", ""]
+    goals = client_goals(index)
+    if goals:
+        lines += ["Issue 13 goals, on the minimal responder:", ""] + [f"- {g}" for g in goals] + [""]
+    return lines
+
+
+def client_goals(index: dict[tuple[str, str, str], dict[str, Any]], broker: str = "minimal") -> list[str]:
+    """The issue's goals for the client, met or missed, where both sides were measured."""
+    def get(impl: str, case: str, key: str) -> float | None:
+        info = index.get((broker, impl, case))
+        return None if info is None or info.get(key) is None else float(info[key])
+
+    out = []
+    mark = {True: "ok", False: "MISS"}
+    cpu64 = get("rmqwire", "async-64", "client_cpu_us")
+    if cpu64 is not None:
+        out.append(f"client CPU per async send at 64 in flight ≤ 30 µs: {cpu64:.1f} µs, {mark[cpu64 <= 30]}")
+    mine, theirs = get("rmqwire", "sync", "client_cpu_us"), get("cpp", "sync", "client_cpu_us")
+    if mine is not None and theirs is not None:
+        out.append(f"client CPU per blocking send ≤ the C++ client's: {mine:.0f} vs {theirs:.0f} µs, "
+                   f"{mark[mine <= theirs]}")
+    rate64, cpp_sync = get("rmqwire", "async-64", "msgs_per_s"), get("cpp", "sync", "msgs_per_s")
+    if rate64 is not None and cpp_sync:
+        out.append(f"async (64 in flight) ≥ 10x the C++ client's sync rate: {rate64 / cpp_sync:.1f}x, "
+                   f"{mark[rate64 >= 10 * cpp_sync]}")
+    for case in ("oneway", "batch-32"):
+        mine, theirs = get("rmqwire", case, "msgs_per_s"), get("cpp", case, "msgs_per_s")
+        if mine is not None and theirs:
+            out.append(f"{CLIENT_LABELS[case]} ahead of the C++ client: {mine:,.0f} vs {theirs:,.0f} msgs/s, "
+                       f"{mark[mine > theirs]}")
+    return out
+
+
+CLIENT_LEGEND = """\
+Each row is one run of a few thousand 128 B messages (`benches/test_client_bench.py`): the broker, the rmqwire
+driver (`benches/drive_rmqwire.py`) and the C++ driver (`benches/drive_cpp.py`, PyPI `rocketmq==0.4.4` in
+`tests/interop/.venv`) are separate processes. *client CPU* is the driver's own `time.process_time` over the
+measured span (every thread, so the C++ library's too), *broker CPU* the broker process's user + system time
+from `/proc` over the same case (its 20 warm-up sends included); p50/p99 are per call (one send, one oneway,
+one batch of 32). *async, N in flight* keeps N sends outstanding (rmqwire: N coroutines; C++: `send_async`
+with a semaphore). *oneway* ends with one acknowledged send. The C++ client compresses the 9 KiB batch body,
+which `rmqwire serve` rejects (see the skip reason), so that cell is empty there.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("json", type=Path)
@@ -254,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     e2e = end_to_end(data)
     if e2e:
         print("\n" + "\n".join(e2e))
+    clients = client_tables(data)
+    if clients:
+        print("\n" + "\n".join(clients))
     png = args.png or args.json.with_name("ratios.png")
     if chart(rows_, png):
         print(f"chart: {png}")
@@ -267,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             "every ratio divides by the hand-written reference (`benches/reference.py`) measured in the same run.\n\n"
             + render_markdown(cells) + "\n\n"
             + ("\n".join(e2e) + "\n\n" if e2e else "")
+            + ("## The client, broker in its own process\n\n" + "\n".join(clients) + "\n" + CLIENT_LEGEND + "\n"
+               if clients else "")
             + f"Targets: {met} met, {len(missed)} missed{': ' + ', '.join(missed) if missed else ''}.\n\n"
             + LEGEND
         )

@@ -10,6 +10,10 @@ clients put on the wire.  The wire format is declared once, in ``construct``
 from .acl import Credentials, sign, sign_command, verify_command
 from .body import (
     BrokerData,
+    CMResult,
+    ConsumeMessageDirectlyResult,
+    ConsumerRunningInfo,
+    ConsumeStatus,
     ConsumerData,
     GetConsumerListByGroupResponseBody,
     LockBatchRequestBody,
@@ -17,6 +21,7 @@ from .body import (
     MessageQueueData,
     HeartbeatData,
     PermName,
+    ProcessQueueInfo,
     ProducerData,
     QueueData,
     SubscriptionData,
@@ -134,6 +139,11 @@ __all__ = [
     "LockBatchResponseBody",
     "UnlockBatchRequestBody",
     "GetConsumerListByGroupResponseBody",
+    "ConsumerRunningInfo",
+    "ProcessQueueInfo",
+    "ConsumeStatus",
+    "ConsumeMessageDirectlyResult",
+    "CMResult",
     # messages
     "encode_properties",
     "decode_properties",

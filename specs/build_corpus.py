@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build rmqwire's golden corpus: ``specs/golden/*.msgpack``.
 
-Three files, each an ``rmqwire-trace`` msgpack stream (``codec/trace.py``,
+Several files, each an ``rmqwire-trace`` msgpack stream (``codec/trace.py``,
 ``specs/README.md``):
 
 ``cpp.msgpack``
@@ -9,6 +9,13 @@ Three files, each an ``rmqwire-trace`` msgpack stream (``codec/trace.py``,
     the real rocketmq-client-cpp (PyPI ``rocketmq`` 0.4.4) and the recording
     server's replies, with provenance, the decoded fields and what the client
     was asked to send.
+``java-broker-4.9.8.msgpack``, ``java-broker-4.9.8-tx-order-ns.msgpack``
+    Every frame of the two ``shared/golden/java-broker-4.9.8*.jsonl``
+    sessions: the real Apache RocketMQ 4.9.8 Java client (producer, push and
+    pull consumers; transactions, orderly consumption, a namespace) talking
+    to a real 4.9.8 name server and broker through a transparent proxy.
+    Both directions are the real thing.  Each reply names the request it
+    answers (``in_reply_to``: same connection, same opaque).
 ``rocketmq-binary.msgpack``
     Vectors derived from the Java rules (``RocketMQSerializable.java``,
     ``RemotingSerializable.java``; ``shared/protocol.md`` §2 and §10): ROCKETMQ
@@ -43,6 +50,25 @@ from rmqwire.codec.trace import EXPECT_KEYS, TraceRecord, pack_records  # noqa: 
 
 DEFAULT_CPP = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
 DEFAULT_OUT = ROOT / "specs" / "golden"
+DEFAULT_SHARED_GOLDEN = ROOT.parent / "shared" / "golden"
+#: The real Java sessions, by capture file name.
+JAVA_SESSIONS = ("java-broker-4.9.8.jsonl", "java-broker-4.9.8-tx-order-ns.jsonl")
+JAVA_SOURCE = (
+    "captured: Apache RocketMQ 4.9.8 Java client talking to a real 4.9.8 name server and broker, "
+    "recorded by a transparent proxy"
+)
+JAVA_REPLY_SOURCE = (
+    "captured: a real Apache RocketMQ 4.9.8 name server / broker answering the 4.9.8 Java client, "
+    "recorded by a transparent proxy"
+)
+JAVA_BROKER_REQUEST_SOURCE = (
+    "captured: a request a real Apache RocketMQ 4.9.8 broker sent to the 4.9.8 Java client, "
+    "recorded by a transparent proxy"
+)
+JAVA_CLIENT_ANSWER_SOURCE = (
+    "captured: the 4.9.8 Java client answering a request of a real 4.9.8 broker, "
+    "recorded by a transparent proxy"
+)
 
 CPP_SOURCE = "captured: rocketmq-client-cpp via PyPI rocketmq 0.4.4"
 CPP_REPLY_SOURCE = (
@@ -857,24 +883,122 @@ def error_records() -> list[TraceRecord]:
     return records
 
 
+# --------------------------------------------------------------------------- java-broker-4.9.8*.msgpack
+
+#: Request codes of the Java sessions (RequestCode.java), for record names only.
+JAVA_REQUEST_NAMES = {
+    10: "send-message", 11: "pull-message", 14: "query-consumer-offset", 15: "update-consumer-offset",
+    29: "search-offset-by-timestamp", 30: "get-max-offset", 31: "get-min-offset", 34: "heart-beat",
+    35: "unregister-client", 36: "consumer-send-msg-back", 37: "end-transaction",
+    38: "get-consumer-list-by-group", 39: "check-transaction-state", 40: "notify-consumer-ids-changed",
+    41: "lock-batch-mq", 42: "unlock-batch-mq", 105: "get-routeinfo-by-topic", 310: "send-message-v2",
+    320: "send-batch-message",
+}
+#: Response codes (ResponseCode.java / RemotingSysResponseCode.java), likewise.
+JAVA_RESPONSE_NAMES = {
+    0: "success", 1: "system-error", 17: "topic-not-exist", 19: "pull-not-found", 20: "pull-retry-immediately",
+    21: "pull-offset-moved", 22: "query-not-found", 25: "subscription-not-latest",
+}
+
+
+def java_records(path: Path) -> list[TraceRecord]:
+    """One record per line of a Java session capture."""
+    records = []
+    prefix = "java-tx" if "tx-order-ns" in path.name else "java"
+    pending: dict[tuple[int, int, str], tuple[int, int]] = {}  # (conn, opaque, direction) -> (seq, code)
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        wire = bytes.fromhex(row["frame_hex"])
+        assert len(wire) == row["frame_len"], f"line {lineno}: frame_len"
+        assert row["seq"] == len(records) + 1, f"line {lineno}: seq"
+        decoded = read_json_frame(wire)
+        assert row["serialize_type"] == decoded["serialize_type"] == "JSON", f"line {lineno}"
+        for key in ("code", "opaque", "flag"):
+            assert row[key] == decoded[key], f"line {lineno}: {key}"
+        assert decoded["language"] == "JAVA", f"line {lineno}"
+        from_client = row["direction"] == "client->server"
+        is_reply = bool(decoded["flag"] & 1)
+        in_reply_to = None
+        if is_reply:
+            # the request came the other way on the same connection, same opaque
+            other = "server->client" if from_client else "client->server"
+            in_reply_to, request_code = pending.pop((row["conn"], decoded["opaque"], other))
+            name = (
+                f"{prefix}-{row['seq']:03d}-{JAVA_REQUEST_NAMES[request_code]}-reply-"
+                f"{JAVA_RESPONSE_NAMES.get(decoded['code'], str(decoded['code']))}"
+            )
+            source = JAVA_CLIENT_ANSWER_SOURCE if from_client else JAVA_REPLY_SOURCE
+        else:
+            if not decoded["flag"] & 2:  # a oneway request gets no reply
+                pending[(row["conn"], decoded["opaque"], row["direction"])] = (row["seq"], decoded["code"])
+            name = f"{prefix}-{row['seq']:03d}-{JAVA_REQUEST_NAMES[decoded['code']]}"
+            source = JAVA_SOURCE if from_client else JAVA_BROKER_REQUEST_SOURCE
+        provenance = {
+            "source": source,
+            "file": f"shared/golden/{path.name}",
+            "line": lineno,
+            "client": row["client"],
+            "label": row["label"],
+            "conn": row["conn"],
+            "peer": row["peer"],
+            "server_port": row["server_port"],
+            "ts": row["ts"],
+        }
+        header_length = struct.unpack_from(">i", wire, 4)[0] & 0xFFFFFF
+        # Java writes an empty extFields map as {}; rmqwire leaves the key out.
+        canonical = b'"extFields":{}' not in wire[8 : 8 + header_length]
+        note = None
+        if not canonical:
+            note = 'header carries "extFields":{} (Java keeps an empty map; rmqwire omits the key)'
+        elif is_reply and request_code == 105 and b"127.0.0.1:20911" in decoded["body"]:
+            note = "route body: the proxy rewrote the broker address 127.0.0.1:10911 to :20911 (same length)"
+        records.append(
+            TraceRecord(
+                seq=row["seq"],
+                direction=row["direction"],
+                role=row["port_role"],
+                wire=wire,
+                provenance=provenance,
+                expect=decoded,
+                canonical=canonical,
+                name=name,
+                in_reply_to=in_reply_to,
+                note=note,
+            )
+        )
+    return records
+
+
 # --------------------------------------------------------------------------- main
 
 
-def build(cpp_path: Path | None) -> dict[str, bytes]:
-    """The corpus files' contents by file name (cpp.msgpack only when the
-    capture is available)."""
+def build(cpp_path: Path | None, java_dir: Path | None = None) -> dict[str, bytes]:
+    """The corpus files' contents by file name (the captured ones only when
+    their capture is available: ``cpp_path``, and the Java sessions in
+    ``java_dir``)."""
     out = {
         "rocketmq-binary.msgpack": pack_records(binary_records()),
         "errors.msgpack": pack_records(error_records()),
     }
     if cpp_path is not None:
         out["cpp.msgpack"] = pack_records(cpp_records(cpp_path))
+    if java_dir is not None:
+        for session in JAVA_SESSIONS:
+            capture = java_dir / session
+            if capture.is_file():
+                out[session.replace(".jsonl", ".msgpack")] = pack_records(java_records(capture))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cpp", type=Path, default=DEFAULT_CPP, help=f"the C++ capture (default {DEFAULT_CPP})")
+    parser.add_argument(
+        "--java-dir", type=Path, default=DEFAULT_SHARED_GOLDEN,
+        help=f"where the Java sessions {', '.join(JAVA_SESSIONS)} are (default {DEFAULT_SHARED_GOLDEN})",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     parser.add_argument("--check", action="store_true", help="only check that the files are up to date")
     args = parser.parse_args(argv)
@@ -882,7 +1006,11 @@ def main(argv: list[str] | None = None) -> int:
     if cpp is not None and not cpp.is_file():
         print(f"build_corpus: {cpp} not found; leaving cpp.msgpack as it is", file=sys.stderr)
         cpp = None
-    files = build(cpp)
+    java_dir: Path | None = args.java_dir
+    for session in JAVA_SESSIONS:
+        if java_dir is None or not (java_dir / session).is_file():
+            print(f"build_corpus: {session} not found in {java_dir}; leaving its msgpack as it is", file=sys.stderr)
+    files = build(cpp, java_dir)
     stale = []
     for name, data in sorted(files.items()):
         target = args.out / name

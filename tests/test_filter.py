@@ -13,6 +13,8 @@ every tag a real Java client put in a heartbeat, when there is one.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rmqwire.codec import ConfigError, HeartbeatData, SubscriptionData
 from rmqwire.codec.filter import build_subscription, java_trim, tag_hash_code, tags_match
@@ -48,6 +50,26 @@ def test_tag_hash_code_wraps_to_int32() -> None:
     for ch in long_tag:
         h = (31 * h + ord(ch)) % 2**32
     assert value == (h - 2**32 if h >= 2**31 else h)
+
+
+def _utf16_units(text: str) -> list[int]:
+    units = []
+    for ch in text:
+        cp = ord(ch)
+        if cp > 0xFFFF:  # a supplementary character is two surrogates in Java
+            cp -= 0x10000
+            units += [0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF)]
+        else:
+            units.append(cp)
+    return units
+
+
+@given(st.text())
+def test_tag_hash_code_over_any_text(text: str) -> None:
+    h = 0
+    for unit in _utf16_units(text):
+        h = (31 * h + unit) & 0xFFFFFFFF
+    assert tag_hash_code(text) == (h - (1 << 32) if h & 0x80000000 else h)
 
 
 @pytest.mark.parametrize("expression", [None, "", "*"])

@@ -6,7 +6,9 @@ frame, re-encoded, and parsed by all three forms of the schema (construct
 interpreted, construct compiled, our buffer-mode compilation).  Error cases
 must raise exactly the named :class:`~codec.errors.CodecError` subclass.
 
-The real C++ client's frames are also checked against what its driver asked
+The real Java sessions (``java-broker-4.9.8*.msgpack``) go through the same
+replay; ``test_golden_java.py`` adds what is particular to them.  The real
+C++ client's frames are also checked against what its driver asked
 it to send (topic, tags, keys, properties, body, delay level, batch), and,
 when ``shared/golden/cpp.jsonl`` sits beside the checkout, against the
 capture itself.
@@ -40,7 +42,9 @@ from rmqwire.codec.trace import (
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "specs" / "golden"
 CPP_JSONL = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
-FILES = ("cpp.msgpack", "rocketmq-binary.msgpack", "errors.msgpack")
+SHARED_GOLDEN = ROOT.parent / "shared" / "golden"
+JAVA_FILES = ("java-broker-4.9.8.msgpack", "java-broker-4.9.8-tx-order-ns.msgpack")
+FILES = ("cpp.msgpack", "rocketmq-binary.msgpack", "errors.msgpack", *JAVA_FILES)
 
 
 def _load(name: str) -> list[TraceRecord]:
@@ -50,7 +54,9 @@ def _load(name: str) -> list[TraceRecord]:
 CPP = _load("cpp.msgpack")
 DERIVED = _load("rocketmq-binary.msgpack")
 ERRORS = _load("errors.msgpack")
-VALID = CPP + DERIVED
+# the real Java sessions (tests/test_golden_java.py checks what is Java-specific)
+JAVA = [record for name in JAVA_FILES for record in _load(name)]
+VALID = CPP + DERIVED + JAVA
 CANONICAL = [r for r in VALID if r.canonical]
 CLIENT_CPP = [r for r in CPP if r.direction == "client->server"]
 DRIVEN = [r for r in CPP if r.driver_input]
@@ -162,8 +168,9 @@ def test_committed_corpus_is_what_the_script_builds() -> None:
     """Deterministic, and the committed files are current (``make corpus``)."""
     builder = _build_corpus_module()
     cpp = CPP_JSONL if CPP_JSONL.is_file() else None
-    first = builder.build(cpp)
-    second = builder.build(cpp)
+    java_dir = SHARED_GOLDEN if SHARED_GOLDEN.is_dir() else None
+    first = builder.build(cpp, java_dir)
+    second = builder.build(cpp, java_dir)
     assert first == second
     for name, data in first.items():
         assert (GOLDEN / name).read_bytes() == data, f"{name} is stale: run make corpus"

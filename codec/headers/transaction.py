@@ -28,9 +28,11 @@ class EndTransactionRequestHeader(CustomHeader):
     """Commit or roll back the half message at ``commit_log_offset``
     (sent oneway by the Java producer).
 
-    ``msg_id`` is the half message's *offset* message id, as returned in its
-    SEND response; ``transaction_id`` its unique id.  ``from_transaction_check``
-    says the answer comes from the checker rather than the local transaction.
+    ``msg_id`` is the half message's unique id (``SendResult.msgId``; the
+    commit-log offset comes from its offset id); ``transaction_id`` is the
+    SEND response's, often absent (golden ``java-broker-4.9.8-tx-order-ns.jsonl``
+    seq 11).  ``from_transaction_check`` says the answer comes from the
+    checker rather than the local transaction.
     """
 
     WIRE: ClassVar[WireTable] = WireTable(
