@@ -57,14 +57,23 @@ def _int(name: str, value: object, minimum: int) -> int:
     return value
 
 
-def _seconds(name: str, value: object, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or (positive and value == 0):
-        raise ConfigError(f"{name} must be a {'positive' if positive else 'non-negative'} number of seconds, not {value!r}")
+def _optional_int(name: str, value: object, minimum: int) -> int | None:
+    return None if value is None else _int(name, value, minimum)
+
+
+def _seconds(name: str, value: object, *, optional: bool = False) -> float | None:
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+        raise ConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
     return float(value)
 
 
-def _optional_int(name: str, value: object, minimum: int) -> int | None:
-    return None if value is None else _int(name, value, minimum)
+def _positive_seconds(name: str, value: object) -> float:
+    seconds = _seconds(name, value) or 0.0
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _port(name: str, value: object) -> int:
@@ -179,8 +188,8 @@ class ClusterConfig:
             max_queue_bytes=_optional_int("max_queue_bytes", max_queue_bytes, 1),
             max_buffered_bytes=_optional_int("max_buffered_bytes", max_buffered_bytes, 0),
             notify_consumer_ids_changed=bool(notify_consumer_ids_changed),
-            transaction_check_interval=_seconds("transaction_check_interval", transaction_check_interval, positive=True),
-            transaction_timeout=_seconds("transaction_timeout", transaction_timeout, positive=False),
+            transaction_check_interval=_positive_seconds("transaction_check_interval", transaction_check_interval),
+            transaction_timeout=_seconds("transaction_timeout", transaction_timeout) or 0.0,
             transaction_check_max=_int("transaction_check_max", transaction_check_max, 1),
             reject_transaction_message=bool(reject_transaction_message),
         )
