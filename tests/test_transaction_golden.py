@@ -15,42 +15,34 @@ broker's, field by field.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import pytest
+from golden_support import golden_commands
 from test_broker_push import RawClient, eventually, run
 
 from rmqwire.broker import StoredMessage
 from rmqwire.broker.processors.transaction import check_transaction_state_request
 from rmqwire.broker.transaction import HALF_TOPIC, OP_TOPIC
-from rmqwire.codec import LanguageCode, RemotingCommand, RequestCode, RequestTimeoutError, SerializeType, decode
+from rmqwire.codec import LanguageCode, RemotingCommand, RequestCode, RequestTimeoutError, SerializeType
 from rmqwire.codec.message import decode_properties, parse_offset_msg_id
 from rmqwire.codec.store import MessageExt, decode_messages
 from rmqwire.testing import LocalBroker
 
-GOLDEN_TX = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8-tx-order-ns.jsonl"
+GOLDEN_TX = "java-broker-4.9.8-tx-order-ns.jsonl"
 TOPIC = "GoldenTx13498"
 GROUP = "GOLDEN_TX_PG"
 #: bound of every wait for something that must happen (generous: a shared machine may be slow)
 WAIT = 10.0
 
 
-def golden(seq: int) -> dict[str, Any]:
-    if not GOLDEN_TX.is_file():
-        pytest.skip(f"the golden tx session (../shared/golden) is not available at {GOLDEN_TX}")
-    for line in GOLDEN_TX.read_text().splitlines():
-        frame = json.loads(line)
-        if frame["seq"] == seq:
-            return frame
-    raise AssertionError(f"no seq {seq} in {GOLDEN_TX}")
-
-
 def golden_cmd(seq: int) -> RemotingCommand:
-    return decode(bytes.fromhex(golden(seq)["frame_hex"]))
+    """The frame ``seq`` of the golden tx session, decoded."""
+    for record, cmd in golden_commands(GOLDEN_TX):
+        if record["seq"] == seq:
+            return cmd
+    raise AssertionError(f"no seq {seq} in {GOLDEN_TX}")
 
 
 def with_fields(cmd: RemotingCommand, **fields: str) -> RemotingCommand:

@@ -12,15 +12,14 @@ The broker's check-back is scaled down (every 0.1-0.2 s, immunity 0.1 s).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
-from dataclasses import replace
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from golden_support import golden_commands
 from producer_support import eventually
 
 from rmqwire import (
@@ -31,12 +30,12 @@ from rmqwire import (
     TransactionSendResult,
 )
 from rmqwire.broker.processors.transaction import check_transaction_state_request
-from rmqwire.codec import ConfigError, InvalidMessageError, RemotingCommand, RequestCode, decode
+from rmqwire.codec import ConfigError, InvalidMessageError, RemotingCommand, RequestCode
 from rmqwire.codec.message import decode_properties
 from rmqwire.codec.store import MessageExt
 from rmqwire.testing import LocalBroker
 
-GOLDEN_TX = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8-tx-order-ns.jsonl"
+GOLDEN_TX = "java-broker-4.9.8-tx-order-ns.jsonl"
 TOPIC = "TxTopic"
 GROUP = "tx-group"
 COMMIT, ROLLBACK, UNKNOW = (
@@ -50,13 +49,11 @@ WAIT = 10.0
 
 
 def golden_cmd(seq: int) -> RemotingCommand:
-    if not GOLDEN_TX.is_file():
-        pytest.skip(f"the golden tx session (../shared/golden) is not available at {GOLDEN_TX}")
-    for line in GOLDEN_TX.read_text().splitlines():
-        frame = json.loads(line)
-        if frame["seq"] == seq:
-            return decode(bytes.fromhex(frame["frame_hex"]))
-    raise AssertionError(f"no seq {seq}")
+    """The frame ``seq`` of the golden tx session, decoded."""
+    for record, cmd in golden_commands(GOLDEN_TX):
+        if record["seq"] == seq:
+            return cmd
+    raise AssertionError(f"no seq {seq} in {GOLDEN_TX}")
 
 
 def run(body: Callable[[LocalBroker], Any], timeout: float = 60.0, **broker_kwargs: Any) -> None:
