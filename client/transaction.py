@@ -60,7 +60,7 @@ from .codec.message import (
     parse_offset_msg_id,
 )
 from .codec.store import MessageExt, decode_message
-from .instance import ClientInstance
+from .instance import ClientInstance, ServiceState
 from .producer import AsyncProducer
 from .sync import BlockingFacade, Producer
 from .types import LocalTransactionState, Message, SendResult, SendStatus
@@ -186,9 +186,12 @@ class AsyncTransactionProducer(AsyncProducer):
         instance.register_processor(RequestCode.CHECK_TRANSACTION_STATE, check_transaction_state_processor(instance))
 
     async def shutdown(self) -> None:
-        """Finish the check-backs under way, then shut down (see
-        :meth:`AsyncProducer.shutdown`)."""
+        """Shut down (see :meth:`AsyncProducer.shutdown`).  Check-backs under
+        way are abandoned: the broker asks again later (a plain checker
+        already running in its thread finishes there, unanswered)."""
         checks = list(self._checks)
+        for task in checks:
+            task.cancel()
         if checks:
             await asyncio.gather(*checks, return_exceptions=True)
         await super().shutdown()
@@ -220,7 +223,7 @@ class AsyncTransactionProducer(AsyncProducer):
             try:
                 state = _as_state(await _call(self.execute_local_transaction, sent, arg), "execute_local_transaction")
             except Exception as exc:
-                log.info("local transaction of %s raised; ending it as UNKNOW: %s", result.msg_id, exc, exc_info=True)
+                log.warning("local transaction of %s raised; ending it as UNKNOW: %s", result.msg_id, exc, exc_info=True)
                 error = exc
         else:
             state = LocalTransactionState.ROLLBACK_MESSAGE
@@ -273,6 +276,9 @@ class AsyncTransactionProducer(AsyncProducer):
     def _on_check(self, addr: str, msg: MessageExt, header: CheckTransactionStateRequestHeader) -> None:
         """``checkTransactionState``: ask the checker off the request path
         (Java's check executor), then answer the broker."""
+        if self.state is not ServiceState.RUNNING:
+            log.debug("check of transaction %s from %s ignored: the producer is %s", msg.msg_id, addr, self.state.value)
+            return
         task = asyncio.get_running_loop().create_task(self._answer_check(addr, msg, header))
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)

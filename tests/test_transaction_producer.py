@@ -411,3 +411,22 @@ def test_a_check_the_client_cannot_use_is_ignored(case: str) -> None:
             assert len(requests(broker, RequestCode.END_TRANSACTION)) == 1
 
     run(body)
+
+
+def test_shutdown_does_not_wait_for_a_checker_that_never_answers() -> None:
+    entered = asyncio.Event()
+
+    async def check(msg_ext: MessageExt) -> LocalTransactionState:
+        entered.set()
+        await asyncio.Event().wait()  # never
+        return COMMIT
+
+    async def body(broker: LocalBroker) -> None:
+        producer = producer_for(broker, states(UNKNOW), check)
+        await producer.start()
+        await producer.send_in_transaction(Message(TOPIC, b"x", keys="tx-stuck"))
+        await asyncio.wait_for(entered.wait(), WAIT)
+        await asyncio.wait_for(producer.shutdown(), WAIT)
+        assert visible(broker) == []
+
+    run(body, **FAST)
