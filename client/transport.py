@@ -38,6 +38,24 @@ FrameObserver = Callable[[str, str, str, bytes], None]
 RequestHandler = Callable[["Connection", RemotingCommand], None]
 
 
+_PLAIN_TO_TLS_HINT = "if the server uses TLS, connect with ssl=True (or an ssl.SSLContext)"
+_TLS_TO_PLAIN_HINT = "the TLS handshake failed: if the server does not use TLS, connect without ssl="
+
+
+def _looks_like_tls(data: bytes) -> bool:
+    # a TLS record: content type handshake (22) or alert (21), version 3.x;
+    # as a RocketMQ length prefix that would be a 350 MB frame
+    return len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03
+
+
+def _handshake_failure(exc: BaseException) -> bool:
+    # a refused connection never reached the handshake, and a certificate
+    # error means the peer does speak TLS
+    if isinstance(exc, _ssl.SSLCertVerificationError) or isinstance(exc, ConnectionRefusedError):
+        return False
+    return isinstance(exc, (_ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError))
+
+
 def parse_addr(addr: str) -> tuple[str, int]:
     """``"host:port"`` (or ``"[v6]:port"``) as a (host, port) pair."""
     host, sep, port = addr.strip().rpartition(":")
@@ -86,6 +104,9 @@ class Connection:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = self._loop.create_future()
+        self._tls = False
+        self._received_any = False
+        self._peer_speaks_tls = False
 
     @property
     def closed(self) -> bool:
@@ -104,7 +125,11 @@ class Connection:
         except asyncio.TimeoutError:
             raise ConnectError(self.addr, f"no connection within {timeout:g} s") from None
         except (OSError, _ssl.SSLError) as exc:
-            raise ConnectError(self.addr, str(exc) or type(exc).__name__) from None
+            reason = str(exc) or type(exc).__name__
+            if ssl is not None and _handshake_failure(exc):
+                reason += f"; {_TLS_TO_PLAIN_HINT}"
+            raise ConnectError(self.addr, reason) from None
+        self._tls = ssl is not None
         self._transport = transport  # type: ignore[assignment, unused-ignore]
         log.debug("connected to %s %s%s", self.role, self.addr, " (TLS)" if ssl else "")
 
@@ -143,6 +168,13 @@ class Connection:
 
     # -- events from the socket
     def _data_received(self, data: bytes) -> None:
+        if not self._received_any and data:
+            self._received_any = True
+            if not self._tls and _looks_like_tls(data):
+                self._peer_speaks_tls = True
+                log.warning("closing %s: it answered with TLS; %s", self.addr, _PLAIN_TO_TLS_HINT)
+                self.close()
+                return
         if self._observer is not None:
             self._observe_in(data)
         try:
@@ -238,6 +270,9 @@ class Connection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        hint = self._close_hint()
+        if hint is not None:
+            exc = ConnectionClosedError(f"{exc}; {hint}" if exc else hint)
         for event in self._session.connection_lost(exc):
             self._fail(event.opaque, event.error)
         # anything still waiting (defensive: the session owns the truth)
@@ -246,6 +281,15 @@ class Connection:
                 waiter.set_exception(ConnectionClosedError(f"connection to {self.addr} closed"))
         if not self._closed.done():
             self._closed.set_result(None)
+
+    def _close_hint(self) -> str | None:
+        # A TLS/plaintext mismatch shows only as a closed connection: the
+        # peer gives up on bytes it cannot read, so say what is likely.
+        if self._peer_speaks_tls:
+            return f"{self.addr} answered with TLS; {_PLAIN_TO_TLS_HINT}"
+        if not self._tls and not self._received_any and self._session.pending:
+            return f"nothing came back before it closed; {_PLAIN_TO_TLS_HINT}"
+        return None
 
     # -- closing
     def close(self, exc: BaseException | None = None) -> None:
