@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 
 from .broker.client_manager import ClientInfo
 from .broker.cluster import EmbeddedCluster
-from .broker.config import CLUSTER_NAME, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
+from .broker.config import CLUSTER_NAME, IDLE_TIMEOUT, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
 from .broker.controller import BrokerController
 from .broker.faults import Fault, FaultKind
 from .broker.runner import ThreadRunner
@@ -97,6 +97,9 @@ class LocalBroker:
     bound what each queue keeps (the oldest go, the min offset moves);
     ``max_buffered_bytes`` caps the unfinished-frame bytes each server holds
     across its connections (the connection that would exceed it is closed).
+    ``idle_timeout`` (Java's ``serverChannelMaxIdleTimeSeconds``, 120 s;
+    ``None``: never) closes a connection that sends no complete frame for
+    that many seconds, unless an answer to it is still held.
     ``notify_consumer_ids_changed`` (Java's default: on) pushes
     NOTIFY_CONSUMER_IDS_CHANGED to a consumer group's connections when its
     membership changes.
@@ -153,6 +156,7 @@ class LocalBroker:
         max_queue_bytes: int | None = None,
         max_buffered_bytes: int | None = None,
         notify_consumer_ids_changed: bool = True,
+        idle_timeout: float | None = IDLE_TIMEOUT,
         transaction_check_interval: float = 60.0,
         transaction_timeout: float = 6.0,
         transaction_check_max: int = 15,
@@ -176,6 +180,7 @@ class LocalBroker:
             max_queue_bytes=max_queue_bytes,
             max_buffered_bytes=max_buffered_bytes,
             notify_consumer_ids_changed=notify_consumer_ids_changed,
+            idle_timeout=idle_timeout,
             transaction_check_interval=transaction_check_interval,
             transaction_timeout=transaction_timeout,
             transaction_check_max=transaction_check_max,

@@ -12,6 +12,7 @@ on the request pipeline instead (:mod:`.dispatch`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_MESSAGE_SIZE",
     "REGION_ID",
     "FAQ_SUFFIX",
+    "IDLE_TIMEOUT",
 ]
 
 #: The label of the name server in faults, records and ``stop_broker``.
@@ -43,6 +45,8 @@ MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
 REGION_ID: Final = "DefaultRegion"
 #: ``FAQUrl.suggestTodo(...)``: what Java appends to several remarks.
 FAQ_SUFFIX: Final = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+#: ``NettyServerConfig.serverChannelMaxIdleTimeSeconds``.
+IDLE_TIMEOUT: Final = 120.0
 
 RouteJson = Literal["auto", "legacy", "standard"]
 AutoCreateScope = Literal["cluster", "broker"]
@@ -59,6 +63,14 @@ def _int(name: str, value: object, minimum: int) -> int:
 
 def _optional_int(name: str, value: object, minimum: int) -> int | None:
     return None if value is None else _int(name, value, minimum)
+
+
+def _optional_seconds(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigError(f"{name} must be a positive, finite number of seconds or None, not {value!r}")
+    return float(value)
 
 
 def _seconds(name: str, value: object, *, optional: bool = False) -> float | None:
@@ -120,6 +132,10 @@ class ClusterConfig:
     #: A cap on the bytes of unfinished frames one server holds across its
     #: connections (``None``: only ``max_frame_size`` per connection).
     max_buffered_bytes: int | None = None
+    #: Seconds a connection may go without sending a complete frame before
+    #: the server closes it (``None``: never), on the name server's and each
+    #: broker's port: ``NettyServerConfig.serverChannelMaxIdleTimeSeconds``.
+    idle_timeout: float | None = IDLE_TIMEOUT
     #: ``SubscriptionGroupConfig.notifyConsumerIdsChangedEnable``.
     notify_consumer_ids_changed: bool = True
     #: ``BrokerConfig.transactionCheckInterval`` (seconds between check-back rounds),
@@ -152,6 +168,7 @@ class ClusterConfig:
         max_queue_bytes: int | None = None,
         max_buffered_bytes: int | None = None,
         notify_consumer_ids_changed: bool = True,
+        idle_timeout: float | None = IDLE_TIMEOUT,
         transaction_check_interval: float = 60.0,
         transaction_timeout: float = 6.0,
         transaction_check_max: int = 15,
@@ -188,6 +205,7 @@ class ClusterConfig:
             max_queue_bytes=_optional_int("max_queue_bytes", max_queue_bytes, 1),
             max_buffered_bytes=_optional_int("max_buffered_bytes", max_buffered_bytes, 0),
             notify_consumer_ids_changed=bool(notify_consumer_ids_changed),
+            idle_timeout=_optional_seconds("idle_timeout", idle_timeout),
             transaction_check_interval=_positive_seconds("transaction_check_interval", transaction_check_interval),
             transaction_timeout=_seconds("transaction_timeout", transaction_timeout) or 0.0,
             transaction_check_max=_int("transaction_check_max", transaction_check_max, 1),

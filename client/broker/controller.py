@@ -112,6 +112,7 @@ class BrokerController:
         EndTransactionProcessor(self).register(self.registry)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
+        self.dispatcher.client_of = clients.client_of
         self.listener = RemotingListener(
             name,
             port,
@@ -119,6 +120,7 @@ class BrokerController:
             tasks=tasks,
             max_frame_size=config.max_frame_size,
             max_buffered_bytes=config.max_buffered_bytes,
+            idle_timeout=config.idle_timeout,
         )
 
     def __repr__(self) -> str:
