@@ -58,17 +58,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from ..codec.message import (
     PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS,
+    PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_PRODUCER_GROUP,
     PROPERTY_REAL_QUEUE_ID,
     PROPERTY_REAL_TOPIC,
     PROPERTY_TAGS,
     PROPERTY_TRANSACTION_CHECK_TIMES,
+    PROPERTY_TRANSACTION_PREPARED,
     PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET,
     PROPERTY_WAIT_STORE_MSG_OK,
     MessageSysFlag,
@@ -188,6 +190,21 @@ class TransactionalMessageService:
         # (half queue id, first copy's offset) of messages parked while immune
         # -> whether that first copy was ended since
         self._parked: dict[tuple[int, int], bool] = {}
+
+    # ------------------------------------------------------------------ preparing
+
+    @staticmethod
+    def is_prepared(properties: Mapping[str, str], reconsume_times: int) -> bool:
+        """Whether a send is a half message: ``TRAN_MSG`` is true
+        (``Boolean.parseBoolean``), unless it is a pre-4.6.1 client's
+        send-back (reconsumed, with a delay level)."""
+        if properties.get(PROPERTY_TRANSACTION_PREPARED, "").lower() != "true":
+            return False
+        return not (reconsume_times > 0 and properties.get(PROPERTY_DELAY_TIME_LEVEL, "0") not in ("", "0"))
+
+    def prepare(self, drafts: Sequence[MessageDraft]) -> list[StoredMessage]:
+        """``prepareMessage``: store ``drafts`` as half messages (:func:`half_message`)."""
+        return self.store.append([half_message(draft) for draft in drafts])
 
     # ------------------------------------------------------------------ ending a transaction
 
