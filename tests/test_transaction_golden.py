@@ -197,6 +197,53 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
     run(main(), 60)
 
 
+def test_a_pull_reads_what_the_java_consumer_pulled() -> None:
+    """The Java consumer's PULL_MESSAGE (seq 252 / 249 for queues 0 / 2, here
+    without the suspend flag and with the subscription, as no consumer
+    heartbeated) after the three transactions ended as in the session: queue
+    2 has tx-commit and queue 0 tx-unknown, each once, as the Java broker
+    answered them (seq 253, 254); queue 3 (tx-rollback's) has nothing."""
+
+    async def main() -> None:
+        async with LocalBroker(transaction_timeout=0) as broker:
+            client = await RawClient.connect(broker.broker_addrs["broker-a"])
+            answers = await replay_sends(broker, client)
+            for seq, answer in zip((11, 14, 17), answers):
+                end_like_java(client, seq, answer)
+            assert await eventually(lambda: len(broker.messages(OP_TOPIC)) == 2, within=WAIT)
+            for _ in range(1000):
+                if await broker.check_transactions():
+                    break
+                await asyncio.sleep(0.01)
+            check = await client.next_push(WAIT)
+            oneway(client, with_fields(golden_cmd(21), commitLogOffset=check.ext_fields["commitLogOffset"]))
+            assert await eventually(lambda: len(broker.messages(TOPIC)) == 2, within=WAIT)
+
+            def pull(queue_id: int) -> RemotingCommand:
+                return with_fields(golden_cmd(252), queueId=str(queue_id), sysFlag="4", subscription="*")
+
+            found = {}
+            for queue_id in range(4):
+                answer = await client.call(pull(queue_id))
+                if queue_id in (0, 2):
+                    assert answer.code == 0, (queue_id, answer.remark)
+                    [found[queue_id]] = decode_messages(answer.body)
+                else:
+                    assert answer.code != 0 and not answer.body, queue_id
+            for queue_id, java_seq in ((2, 253), (0, 254)):
+                ours, java = found[queue_id], parse_record(golden_cmd(java_seq).body)
+                for name in ("topic", "queue_id", "queue_offset", "sys_flag", "flag", "body", "reconsume_times", "body_crc"):
+                    assert getattr(ours, name) == getattr(java, name), (queue_id, name)
+                assert set(ours.properties) == set(java.properties) - {"CLUSTER"}
+                [stored] = [m for m in broker.messages(TOPIC) if m.keys == ours.keys]
+                assert ours.prepared_transaction_offset == stored.prepared_transaction_offset
+                assert ours.commit_log_offset == stored.commitlog_offset
+            assert [found[2].keys, found[0].keys] == ["tx-commit", "tx-unknown"]
+            await client.close()
+
+    run(main(), 60)
+
+
 def test_the_check_back_runs_by_itself_on_its_schedule() -> None:
     """Scaled down: every 50 ms, immunity 100 ms; an unended transaction is
     checked again and again (TRANSACTION_CHECK_TIMES counting), at most
