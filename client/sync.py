@@ -122,6 +122,51 @@ class _LoopThread:
 _LOOP = _LoopThread()
 
 
+class _Call(Generic[T]):
+    """One coroutine run on the loop thread for a waiting caller thread.
+
+    Leaner than ``run_coroutine_threadsafe`` plus ``concurrent.futures.wait``
+    (a Task, two chained futures, a waiter object and a condition per call):
+    one callback scheduled on the loop, one Task, and a plain lock the loop
+    thread releases when the Task is done.  The result or exception comes
+    back unchanged; a cancelled Task raises ``concurrent.futures.CancelledError``,
+    as the future of ``run_coroutine_threadsafe`` does.
+    """
+
+    __slots__ = ("_coro", "_task", "done", "_cancelled")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self._coro = coro
+        self._task: asyncio.Task[T] | None = None
+        self._cancelled = False
+        #: held until the call is over; the caller waits by acquiring it
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._cancelled:
+            self._coro.close()
+            self.done.release()
+            return
+        self._task = loop.create_task(self._coro)
+        self._task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[T]) -> None:
+        self.done.release()
+
+    def cancel(self) -> None:
+        if self._task is None:
+            self._cancelled = True  # start() has not run yet; it will not start it
+        else:
+            self._task.cancel()
+
+    def outcome(self) -> T:
+        task = self._task
+        if task is None or task.cancelled():
+            raise concurrent.futures.CancelledError()
+        return task.result()
+
+
 class BlockingFacade(Generic[C]):
     """The blocking twin of an async client ``core`` (see the module docstring)."""
 
@@ -158,22 +203,24 @@ class BlockingFacade(Generic[C]):
                 f"blocking {self._kind} {what}() called on the {self._kind}'s own event-loop thread "
                 "(from a callback?): it would wait for itself; use the async client there"
             )
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        call = _Call(coro)
         try:
-            # wait() rather than result(timeout): since 3.11 the timeout's
-            # TimeoutError is the builtin one, which RequestTimeoutError (the
-            # core's own, with the address and request) subclasses
-            done, _ = concurrent.futures.wait([future], timeout)
-        except BaseException:  # KeyboardInterrupt: do not leave the call running
-            future.cancel()
+            loop.call_soon_threadsafe(call.start, loop)
+        except BaseException:  # the loop is closed
+            coro.close()
             raise
-        if not done:
-            future.cancel()
+        try:
+            finished = call.done.acquire(timeout=-1 if timeout is None else timeout)
+        except BaseException:  # KeyboardInterrupt: do not leave the call running
+            loop.call_soon_threadsafe(call.cancel)
+            raise
+        if not finished:
+            loop.call_soon_threadsafe(call.cancel)
             raise RequestTimeoutError(
                 f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
                 "(the loop thread is blocked or overloaded)"
             )
-        return future.result()
+        return call.outcome()
 
     def _run_plain(self, fn: Callable[[], T], what: str) -> T:
         if self._loop is None:
@@ -263,6 +310,12 @@ class _Blocking(Generic[P, T]):
         def call(*args: Any, **kwargs: Any) -> Any:
             return facade._run(method(facade.core, *args, **kwargs), _backstop(facade, kwargs), name)
 
+        # bound once per facade: later lookups find it in the instance's
+        # dict (this is a non-data descriptor), not a new wrapper per call
+        try:
+            vars(instance)[name] = call
+        except TypeError:  # a facade with __slots__: no caching
+            pass
         return call
 
 
