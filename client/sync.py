@@ -214,7 +214,7 @@ class BlockingFacade(Generic[C]):
         except BaseException:  # KeyboardInterrupt: do not leave the call running
             loop.call_soon_threadsafe(call.cancel)
             raise
-        if not finished:
+        if not finished and not call.done.acquire(blocking=False):  # not even just after the wait gave up
             loop.call_soon_threadsafe(call.cancel)
             raise RequestTimeoutError(
                 f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
@@ -302,20 +302,18 @@ class _Blocking(Generic[P, T]):
 
             @functools.wraps(method)
             def call_plain(*args: Any, **kwargs: Any) -> Any:
-                return facade._run_plain(lambda: method(facade.core, *args, **kwargs), name)
+                return facade._run_plain(lambda: method(facade._core, *args, **kwargs), name)
 
+            instance.__dict__[name] = call_plain
             return call_plain
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> Any:
-            return facade._run(method(facade.core, *args, **kwargs), _backstop(facade, kwargs), name)
+            return facade._run(method(facade._core, *args, **kwargs), _backstop(facade, kwargs), name)
 
-        # bound once per facade: later lookups find it in the instance's
-        # dict (this is a non-data descriptor), not a new wrapper per call
-        try:
-            vars(instance)[name] = call
-        except TypeError:  # a facade with __slots__: no caching
-            pass
+        # a non-data descriptor: the instance attribute answers from now on,
+        # so a hot blocking send does not build its wrapper each time
+        instance.__dict__[name] = call
         return call
 
 
