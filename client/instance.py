@@ -437,8 +437,10 @@ class ClientInstance:
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand, timeout: float) -> None:
         """Send a oneway ``cmd`` to ``addr``."""
-        conn = await self.connection(addr, timeout)
-        conn.send_oneway(self._prepare(cmd))
+        conn = self._connections.get(addr)
+        if conn is None or conn.closed:
+            conn = await self.connection(addr, timeout)
+        conn.send_oneway(self._prepare(cmd) if self.config.credentials is not None else cmd)
 
     async def invoke_namesrv(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
         """Send ``cmd`` to a name server and return its answer.
