@@ -309,8 +309,13 @@ class CustomHeader:
             raise TypeError(f"{cls.__name__} has no V2 form")
         try:
             return cls._conversions(v2)[2](ext_fields)  # type: ignore[no-any-return]
-        except (_Bail, AttributeError):  # AttributeError: a Mapping without .get
-            pass
+        except _Bail:
+            return cls._from_ext_fields_slow(ext_fields, v2)
+
+    @classmethod
+    def _from_ext_fields_slow(cls: type[_H], ext_fields: Mapping[str, str], v2: bool) -> _H:
+        # the full semantics, row by row (the generated code's reference)
+        pairs = cls.WIRE.v2 if v2 else cls.WIRE.v1
         header = f"{cls.__name__}V2" if v2 else cls.__name__
         values: dict[str, object] = {}
         for key, row in pairs:
