@@ -117,9 +117,9 @@ _STATUS_BY_CODE = {
 }
 
 
-_new_send_request = _fast_constructor(_SendRequest)
-_new_send_result = _fast_constructor(SendResult)
-_new_command = _fast_constructor(RemotingCommand)
+_new_send_request: Callable[..., _SendRequest] = _fast_constructor(_SendRequest)
+_new_send_result: Callable[..., SendResult] = _fast_constructor(SendResult)
+_new_command: Callable[..., RemotingCommand] = _fast_constructor(RemotingCommand)
 #: SEND_MESSAGE_V2's extFields straight from the values, without the header
 #: object (the header's wire table generates it; same dict as to_ext_fields)
 _SEND_EXT_V2 = SendMessageRequestHeader.ext_fields_builder(v2=True)

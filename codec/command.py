@@ -172,7 +172,7 @@ def _fast_constructor(cls: type) -> Callable[..., Any]:
     return make
 
 
-_new_command = _fast_constructor(RemotingCommand)
+_new_command: Callable[..., RemotingCommand] = _fast_constructor(RemotingCommand)
 
 #: The frame schema bound to :class:`RemotingCommand`: its parser returns
 #: commands and its builder reads them, with no nested dicts in between.

@@ -30,6 +30,7 @@ over-long frame is, and the server closes that connection.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 import math
 from dataclasses import dataclass
 
@@ -123,8 +124,8 @@ class _Pending:
     timeout: float
 
 
-_new_pending = _fast_constructor(_Pending)
-_new_response_received = _fast_constructor(ResponseReceived)
+_new_pending: Callable[..., _Pending] = _fast_constructor(_Pending)
+_new_response_received: Callable[..., ResponseReceived] = _fast_constructor(ResponseReceived)
 _heappush = heapq.heappush
 _isfinite = math.isfinite
 _RESPONSE = int(RemotingFlag.RESPONSE)

@@ -360,7 +360,7 @@ class CustomHeader:
                 raise TypeError(f"{cls.__name__} has no V2 form")
             made = _generate(cls, v2)
             setattr(cls, key, made)
-        return made  # type: ignore[no-any-return]
+        return made
 
     @classmethod
     def ext_fields_builder(cls, v2: bool = False) -> Callable[..., dict[str, str]]:
