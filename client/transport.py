@@ -56,6 +56,10 @@ def _handshake_failure(exc: BaseException) -> bool:
     return isinstance(exc, (_ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError))
 
 
+#: bytes of frames buffered in one loop turn that are written at once
+_FLUSH_AT = 64 * 1024
+
+
 def parse_addr(addr: str) -> tuple[str, int]:
     """``"host:port"`` (or ``"[v6]:port"``) as a (host, port) pair."""
     host, sep, port = addr.strip().rpartition(":")
@@ -106,6 +110,7 @@ class Connection:
         # Frames written in one turn of the event loop, sent with one
         # transport.write at the end of it (see _write).
         self._out: list[bytes] = []
+        self._out_size = 0
         self._closed = self._loop.create_future()
         self._tls = False
         self._received_any = False
@@ -186,7 +191,13 @@ class Connection:
         out = self._out
         if not out:
             self._loop.call_soon(self._flush)
+            self._out_size = 0
         out.append(frame)
+        self._out_size += len(frame)
+        if self._out_size >= _FLUSH_AT:
+            # a sender that never yields to the loop (oneway sends in a tight
+            # loop) must not pile up frames until it does
+            self._flush()
 
     def _flush(self) -> None:
         out = self._out
