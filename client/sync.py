@@ -127,18 +127,21 @@ class _Call(Generic[T]):
 
     Leaner than ``run_coroutine_threadsafe`` plus ``concurrent.futures.wait``
     (a Task, two chained futures, a waiter object and a condition per call):
-    one callback scheduled on the loop, one Task, and a plain lock the loop
-    thread releases when the Task is done.  The result or exception comes
-    back unchanged; a cancelled Task raises ``concurrent.futures.CancelledError``,
+    one callback scheduled on the loop, one Task, and a plain lock that the
+    Task itself releases as its coroutine ends (not a done-callback, which
+    would wait for another turn of the loop).  The result or exception comes
+    back unchanged; a cancelled call raises ``concurrent.futures.CancelledError``,
     as the future of ``run_coroutine_threadsafe`` does.
     """
 
-    __slots__ = ("_coro", "_task", "done", "_cancelled")
+    __slots__ = ("_coro", "_task", "done", "_cancelled", "_value", "_error")
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self._coro = coro
-        self._task: asyncio.Task[T] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._cancelled = False
+        self._value: T | None = None
+        self._error: BaseException | None = None
         #: held until the call is over; the caller waits by acquiring it
         self.done = threading.Lock()
         self.done.acquire()
@@ -148,11 +151,18 @@ class _Call(Generic[T]):
             self._coro.close()
             self.done.release()
             return
-        self._task = loop.create_task(self._coro)
-        self._task.add_done_callback(self._finished)
+        self._task = loop.create_task(self._drive())
 
-    def _finished(self, task: asyncio.Task[T]) -> None:
-        self.done.release()
+    async def _drive(self) -> None:
+        try:
+            self._value = await self._coro
+        except (KeyboardInterrupt, SystemExit) as exc:  # still stop the loop, as a Task does
+            self._error = exc
+            raise
+        except BaseException as exc:  # the caller gets it, unchanged
+            self._error = exc
+        finally:
+            self.done.release()
 
     def cancel(self) -> None:
         if self._task is None:
@@ -161,10 +171,12 @@ class _Call(Generic[T]):
             self._task.cancel()
 
     def outcome(self) -> T:
-        task = self._task
-        if task is None or task.cancelled():
+        error = self._error
+        if self._task is None or isinstance(error, asyncio.CancelledError):
             raise concurrent.futures.CancelledError()
-        return task.result()
+        if error is not None:
+            raise error
+        return self._value  # type: ignore[return-value]
 
 
 class BlockingFacade(Generic[C]):
