@@ -169,6 +169,10 @@ class _Call(Generic[T]):
             self._cancelled = True  # start() has not run yet; it will not start it
         else:
             self._task.cancel()
+            # Cancelled before its first step, _drive never awaits the
+            # coroutine: close it then (a no-op on a finished one), so it
+            # is not reported as never awaited.
+            self._task.add_done_callback(lambda _: self._coro.close())
 
     def outcome(self) -> T:
         error = self._error
