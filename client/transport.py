@@ -5,6 +5,12 @@ logic (opaques, matching responses, timeouts) lives in the sans-I/O
 :class:`codec.session.ClientSession`; this module only moves bytes between
 the socket and the session, and arms one timer at the session's next deadline
 (``get_timer``/``handle_timer``, time from the event loop's clock).
+
+Two things keep its cost per request low (issue 13): the frames written in
+one turn of the event loop leave with one ``transport.write`` (see
+``Connection._write``), and the timer is only re-armed when a new request
+ends before the armed deadline; a timer that fires early for an answered
+request just re-arms at the next one.
 """
 
 from __future__ import annotations
