@@ -6,6 +6,7 @@ registers itself with a server's
 
 from .admin import AdminBrokerProcessor
 from .client_manage import ClientManageProcessor
+from .consumer_admin import ConsumerAdminProcessor
 from .consumer_manage import ConsumerManageProcessor
 from .pull import PullMessageProcessor
 from .send import SendMessageProcessor
@@ -14,6 +15,7 @@ from .send_back import ConsumerSendMsgBackProcessor
 __all__ = [
     "AdminBrokerProcessor",
     "ClientManageProcessor",
+    "ConsumerAdminProcessor",
     "ConsumerManageProcessor",
     "ConsumerSendMsgBackProcessor",
     "PullMessageProcessor",
