@@ -6,7 +6,7 @@ heartbeat consumer data."""
 from __future__ import annotations
 
 import rmqwire.codec as codec
-from consumer_support import Collector, consumer_for, eventually, produce, run
+from consumer_helpers import Collector, consumer_for, eventually, produce, run
 from golden_support import golden_commands
 from rmqwire import ConsumeStatus, Message
 from rmqwire.codec.body import HeartbeatData

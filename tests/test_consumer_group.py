@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 
-from consumer_support import Collector, consumer_for, eventually, produce, run
+from consumer_helpers import Collector, consumer_for, eventually, produce, run
 from rmqwire import AsyncProducer, AsyncPushConsumer, Message, MessageQueue
 from rmqwire.testing import LocalBroker
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer_support import Collector, consumer_for, eventually, produce, run
+from consumer_helpers import Collector, consumer_for, eventually, produce, run
 from rmqwire import (
     AsyncPushConsumer,
     ConsumeFromWhere,
