@@ -14,7 +14,7 @@ import asyncio
 
 import pytest
 
-from consumer_support import Collector, consumer_for, eventually, produce, run
+from consumer_helpers import Collector, consumer_for, eventually, produce, run
 from rmqwire import AsyncProducer, ConsumeStatus, Message, MessageExt, PushConsumer
 from rmqwire.codec import CMResult, ConsumeMessageDirectlyResult, ConsumerRunningInfo, MessageQueueData, RemotingCommand
 from rmqwire.codec.body.running_info import (
