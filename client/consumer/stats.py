@@ -6,7 +6,7 @@ the average pull and consume time (ms) and the pulled, consumed-OK and
 consumed-failed messages per second; over the last hour, how many messages
 failed.  Java samples cumulative counters every 10 s (``StatsItem``) and
 compares the newest sample with the oldest of the window; here each event
-lands in a per-second bucket (a per-minute one for the hour), and a
+adds to a per-second bucket (a per-minute one for the hour), and a
 snapshot sums the buckets of its window, divided by the time the window
 actually covers (so a consumer started 5 s ago reports over 5 s, not 60).
 
@@ -76,16 +76,40 @@ class StatsWindow:
         return value / times if times else 0.0
 
 
+# slots of a minute bucket of _TopicStats
+_PULL_RT, _PULLS, _PULLED, _CONSUME_RT, _CONSUMES, _OK, _FAILED = range(1, 8)
+
+
 class _TopicStats:
-    __slots__ = ("pull_rt", "pull_tps", "consume_rt", "consume_ok", "consume_failed", "failed_hour")
+    """The minute's counters of one topic in one deque of per-second buckets
+    ``[second, pull rt sum, pulls, pulled, consume rt sum, consumes, ok,
+    failed]`` (one bucket check per event: this runs once per message), and
+    the failed messages of the hour."""
+
+    __slots__ = ("minute", "start", "failed_hour")
 
     def __init__(self, now: float | None) -> None:
-        self.pull_rt = StatsWindow(now=now)
-        self.pull_tps = StatsWindow(now=now)
-        self.consume_rt = StatsWindow(now=now)
-        self.consume_ok = StatsWindow(now=now)
-        self.consume_failed = StatsWindow(now=now)
+        self.minute: deque[list[float]] = deque()
+        self.start = time.monotonic() if now is None else now
         self.failed_hour = StatsWindow(3600.0, 60.0, now=now)
+
+    def bucket(self, now: float | None) -> list[float]:
+        second = int(time.monotonic() if now is None else now)
+        minute = self.minute
+        if minute and minute[-1][0] == second:
+            return minute[-1]
+        fresh = [second, 0.0, 0, 0, 0.0, 0, 0, 0]
+        minute.append(fresh)
+        while minute[0][0] <= second - 60:
+            minute.popleft()
+        return fresh
+
+    def sums(self, now: float | None) -> tuple[list[float], float]:
+        t = time.monotonic() if now is None else now
+        second = int(t)
+        live = [b for b in self.minute if b[0] > second - 60]
+        totals = [sum(b[i] for b in live) for i in range(8)]
+        return totals, min(60.0, max(t - self.start, 1.0))
 
 
 class ConsumerStats:
@@ -103,20 +127,21 @@ class ConsumerStats:
     def pulled(self, topic: str, rt_ms: float, found: int, now: float | None = None) -> None:
         """A pull answered after ``rt_ms`` with ``found`` messages (``incPullRT``,
         ``incPullTPS``)."""
-        stats = self._of(topic, now)
-        stats.pull_rt.add(rt_ms, 1, now)
-        if found:
-            stats.pull_tps.add(found, 1, now)
+        bucket = self._of(topic, now).bucket(now)
+        bucket[_PULL_RT] += rt_ms
+        bucket[_PULLS] += 1
+        bucket[_PULLED] += found
 
     def consumed(self, topic: str, rt_ms: float, ok: int, failed: int, now: float | None = None) -> None:
         """A listener call took ``rt_ms`` and acknowledged ``ok`` messages,
         failed ``failed`` (``incConsumeRT``, ``incConsumeOKTPS``, ``incConsumeFailedTPS``)."""
         stats = self._of(topic, now)
-        stats.consume_rt.add(rt_ms, 1, now)
-        if ok:
-            stats.consume_ok.add(ok, 1, now)
+        bucket = stats.bucket(now)
+        bucket[_CONSUME_RT] += rt_ms
+        bucket[_CONSUMES] += 1
+        bucket[_OK] += ok
         if failed:
-            stats.consume_failed.add(failed, 1, now)
+            bucket[_FAILED] += failed
             stats.failed_hour.add(failed, 1, now)
 
     def consume_status(self, topic: str, now: float | None = None) -> TopicConsumeStatus:
@@ -124,11 +149,12 @@ class ConsumerStats:
         stats = self._topics.get(topic)
         if stats is None:
             return TopicConsumeStatus()
+        sums, seconds = stats.sums(now)
         return TopicConsumeStatus(
-            pull_rt=stats.pull_rt.avg(now),
-            pull_tps=stats.pull_tps.tps(now),
-            consume_rt=stats.consume_rt.avg(now),
-            consume_ok_tps=stats.consume_ok.tps(now),
-            consume_failed_tps=stats.consume_failed.tps(now),
+            pull_rt=sums[_PULL_RT] / sums[_PULLS] if sums[_PULLS] else 0.0,
+            pull_tps=sums[_PULLED] / seconds,
+            consume_rt=sums[_CONSUME_RT] / sums[_CONSUMES] if sums[_CONSUMES] else 0.0,
+            consume_ok_tps=sums[_OK] / seconds,
+            consume_failed_tps=sums[_FAILED] / seconds,
             consume_failed_msgs=int(stats.failed_hour.totals(now)[0]),
         )
