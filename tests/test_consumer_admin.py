@@ -15,7 +15,7 @@ import asyncio
 import pytest
 
 from consumer_helpers import Collector, consumer_for, eventually, produce, run
-from rmqwire import AsyncProducer, ConsumeStatus, Message, MessageExt, PushConsumer
+from rmqwire import AsyncLitePullConsumer, AsyncProducer, ConsumeStatus, Message, MessageExt, PushConsumer
 from rmqwire.codec import CMResult, ConsumeMessageDirectlyResult, ConsumerRunningInfo, MessageQueueData, RemotingCommand
 from rmqwire.codec.body.running_info import (
     PROP_CLIENT_VERSION,
@@ -165,6 +165,23 @@ def test_two_groups_of_one_client_instance_answer_for_themselves() -> None:
         assert {mq.topic for mq in second.mq_table} <= {"U", "%RETRY%g2"}
 
     run(main, topics=["T", "U"])
+
+
+def test_a_lite_pull_consumer_reports_what_it_has_and_does_not_consume_directly() -> None:
+    async def main(broker: LocalBroker) -> None:
+        consumer = AsyncLitePullConsumer("lite", namesrv_addr=broker.namesrv_addr, pull_batch_size=8)
+        consumer.subscribe("T", "*")
+        ids = await produce(broker, [Message("T", b"x")])
+        async with consumer:
+            info = await broker.consumer_running_info("lite", consumer.client_id)
+            with pytest.raises(BrokerError, match="not a running push consumer"):
+                await broker.consume_message_directly("lite", consumer.client_id, ids[0])
+        props = info.properties
+        assert (props["consumerGroup"], props["pullBatchSize"], props[PROP_CONSUME_TYPE]) == ("lite", "8", "CONSUME_ACTIVELY")
+        assert PROP_CONSUME_ORDERLY not in props  # only a push consumer says
+        assert {s.topic for s in info.subscription_set} >= {"T"}
+
+    run(main, topics=["T"])
 
 
 # --------------------------------------------------------------------------- 309

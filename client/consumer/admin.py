@@ -109,7 +109,8 @@ def consumer_properties(consumer: Any) -> dict[str, str]:
     the three ``PROP_*`` a push consumer adds.  Reads what ``consumer`` has:
     an option it lacks is left out."""
     props: dict[str, str] = {"consumerGroup": str(consumer.group_name)}
-    opts = getattr(consumer, "options", None)
+    # a push consumer keeps its options apart; a lite pull consumer as attributes
+    opts = getattr(consumer, "options", consumer)
     if opts is not None:
         strategy = getattr(opts, "allocate_strategy", None)
         fields: list[tuple[str, object]] = [
@@ -140,11 +141,9 @@ def consumer_properties(consumer: Any) -> dict[str, str]:
         for key, value in fields:
             if value is not None:
                 props[key] = _java_text(value)
-    service = getattr(consumer, "consume_service", None)
-    props[PROP_CONSUME_ORDERLY] = _java_text(bool(getattr(consumer, "orderly", False)))
-    core = getattr(opts, "consume_thread_min", None) if opts is not None else None
-    if service is not None or core is not None:
-        props[PROP_THREADPOOL_CORE_SIZE] = str(core if core is not None else 0)
+    if hasattr(consumer, "consume_service"):  # what only DefaultMQPushConsumerImpl adds
+        props[PROP_CONSUME_ORDERLY] = _java_text(bool(getattr(consumer, "orderly", False)))
+        props[PROP_THREADPOOL_CORE_SIZE] = str(getattr(opts, "consume_thread_min", 0))
     started = getattr(consumer, "start_timestamp", None)
     if started is not None:
         props[PROP_CONSUMER_START_TIMESTAMP] = str(started)
