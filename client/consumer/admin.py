@@ -55,6 +55,7 @@ from ..codec.body.running_info import (
 )
 from ..codec.command import DEFAULT_VERSION, MQVersion, RemotingCommand
 from ..codec.enums import RequestCode, ResponseCode
+from ..codec.errors import ServiceStateError
 from ..codec.headers import ConsumeMessageDirectlyResultRequestHeader, GetConsumerRunningInfoRequestHeader
 from ..codec.store import MessageExt, decode_messages
 from ..instance import ClientInstance
@@ -188,7 +189,10 @@ async def consumer_running_info(instance: ClientInstance, consumer: Any, *, jsta
     props[PROP_CLIENT_VERSION] = version_desc(DEFAULT_VERSION)
     subs = tuple(consumer.subscriptions())
     queues: dict[MessageQueue, Any] = dict(getattr(consumer, "process_queues", None) or {})
-    store = getattr(consumer, "_offset_store", None)
+    try:
+        store = consumer.offset_store
+    except (AttributeError, ServiceStateError):  # not started (or stopping)
+        store = None
     mq_table: dict[MessageQueueData, ProcessQueueInfo] = {}
     for mq, pq in queues.items():
         commit = -1
