@@ -687,19 +687,3 @@ class Generator:
             if piece.expr:
                 parts.append(piece.expr)
         self._emit(indent, f"return {' + '.join(parts) or repr(b'')}")
-
-    # -- the interpreted schema's values, for the fallback
-
-    def interpreted_value_source(self) -> str:
-        """``FACTORY(...)`` (or the nested dict) from the interpreted parse."""
-        if self.fields is None:
-            return "_plain(value)"
-        item = "item_" if self.list_root else "value"
-        make = f"FACTORY({', '.join(item + ''.join(f'[{k!r}]' for k in self.paths[f]) for f in self.fields)})"
-        return f"[{make} for item_ in value]" if self.list_root else make
-
-    def interpreted_input_source(self) -> str:
-        """What the interpreted build takes, from the object."""
-        if self.fields is None:
-            return "obj"
-        return self._render({f: f"obj.{f}" for f in self.fields}, ())

@@ -11,6 +11,7 @@ from .consumer_manage import ConsumerManageProcessor
 from .pull import PullMessageProcessor
 from .send import SendMessageProcessor
 from .send_back import ConsumerSendMsgBackProcessor
+from .transaction import EndTransactionProcessor
 
 __all__ = [
     "AdminBrokerProcessor",
@@ -18,6 +19,7 @@ __all__ = [
     "ConsumerAdminProcessor",
     "ConsumerManageProcessor",
     "ConsumerSendMsgBackProcessor",
+    "EndTransactionProcessor",
     "PullMessageProcessor",
     "SendMessageProcessor",
 ]
