@@ -19,8 +19,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .codec.acl import Credentials
     from .instance import ServiceState
-    from .producer import AsyncProducer, Message, MessageQueue, SendResult, SendStatus
-    from .sync import Producer
+    from .inner import ConsumerInner, ProducerInner
+    from .producer import AsyncProducer, MessageQueueSelector
+    from .selector import select_message_queue_by_hash, select_message_queue_by_random
+    from .sync import BlockingFacade, Producer
+    from .types import (
+        ConsumeFromWhere,
+        ConsumeOrderlyStatus,
+        ConsumeStatus,
+        ConsumeType,
+        LocalTransactionState,
+        Message,
+        MessageModel,
+        MessageQueue,
+        SendResult,
+        SendStatus,
+    )
 
 __all__ = [
     "AsyncProducer",
@@ -29,8 +43,20 @@ __all__ = [
     "MessageQueue",
     "SendResult",
     "SendStatus",
+    "MessageModel",
+    "ConsumeFromWhere",
+    "ConsumeStatus",
+    "ConsumeOrderlyStatus",
+    "ConsumeType",
+    "LocalTransactionState",
     "ServiceState",
     "Credentials",
+    "MessageQueueSelector",
+    "select_message_queue_by_hash",
+    "select_message_queue_by_random",
+    "BlockingFacade",
+    "ConsumerInner",
+    "ProducerInner",
 ]
 
 __version__ = "0.1.0"
@@ -39,12 +65,24 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AsyncProducer": ".producer",
     "Producer": ".sync",
-    "Message": ".producer",
-    "MessageQueue": ".producer",
-    "SendResult": ".producer",
-    "SendStatus": ".producer",
+    "Message": ".types",
+    "MessageQueue": ".types",
+    "SendResult": ".types",
+    "SendStatus": ".types",
+    "MessageModel": ".types",
+    "ConsumeFromWhere": ".types",
+    "ConsumeStatus": ".types",
+    "ConsumeOrderlyStatus": ".types",
+    "ConsumeType": ".types",
+    "LocalTransactionState": ".types",
     "ServiceState": ".instance",
     "Credentials": ".codec.acl",
+    "MessageQueueSelector": ".producer",
+    "select_message_queue_by_hash": ".selector",
+    "select_message_queue_by_random": ".selector",
+    "BlockingFacade": ".sync",
+    "ConsumerInner": ".inner",
+    "ProducerInner": ".inner",
 }
 
 

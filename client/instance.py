@@ -1,17 +1,34 @@
-"""The client instance: connections, routes, heartbeats, shared by producers.
+"""The client instance: connections, routes, heartbeats, shared by producers and consumers.
 
 Mirrors ``MQClientInstance`` and ``MQClientManager``: one instance per client
 id in the process (:data:`REGISTRY`), holding one connection per address, the
-route and broker-address tables and the periodic tasks (route refresh,
-heartbeat to every master broker with offline-broker cleaning, name-server
-address lookup).  Producers register their group with it; the instance also
-registers ``CLIENT_INNER_PRODUCER`` as Java's does, so heartbeats list both.
+route and broker-address tables, the tables of producer and consumer groups
+(:class:`~rmqwire.inner.ProducerInner`, :class:`~rmqwire.inner.ConsumerInner`),
+the processors answering requests a broker starts, and the periodic tasks of
+``startScheduledTask`` and ``RebalanceService``:
+
+==========================  =========================================  ==================
+task                        what                                       every (config)
+==========================  =========================================  ==================
+route refresh               every producer's and consumer's topics     ``poll_name_server_interval`` 30 s
+heartbeat                   clean offline brokers, HEART_BEAT          ``heartbeat_interval`` 30 s
+rebalance                   ``do_rebalance`` of every consumer         ``rebalance_interval`` 20 s, or at once
+                                                                       on :meth:`ClientInstance.rebalance_immediately`
+offsets                     ``persist_consumer_offset`` of each        ``persist_consumer_offset_interval`` 5 s
+name-server lookup          HTTP address lookup (no ``namesrv_addr``)  ``namesrv_lookup_interval`` 120 s
+==========================  =========================================  ==================
+
+The instance registers ``CLIENT_INNER_PRODUCER`` as Java's does, so
+heartbeats list it, and answers NOTIFY_CONSUMER_IDS_CHANGED (40) itself by
+rebalancing at once.
 
 Theory of operation: ``start`` moves CREATE_JUST -> START_FAILED -> RUNNING
 (a failure leaves START_FAILED), launching the periodic tasks on the running
-event loop.  ``shutdown`` runs when the last user producer leaves: it
-unregisters the inner group, cancels the tasks, closes every connection and
-removes the instance from the registry.
+event loop.  A member calls ``shutdown`` when it leaves and the instance is
+no longer :attr:`~ClientInstance.in_use`; ``shutdown`` persists the offsets
+of any consumer still registered, unregisters every remaining group from
+every broker, cancels the tasks, closes every connection and removes the
+instance from the registry.
 """
 
 from __future__ import annotations
@@ -21,11 +38,11 @@ import enum
 import logging
 import random
 import ssl as _ssl
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .codec.body import HeartbeatData, ProducerData, TopicRouteData
+from .codec.body import ConsumerData, HeartbeatData, ProducerData, TopicRouteData
 from .codec.command import RemotingCommand
 from .codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
 from .codec.errors import (
@@ -34,6 +51,7 @@ from .codec.errors import (
     ConfigError,
     ConnectError,
     ConnectionClosedError,
+    NoRouteError,
     RemotingError,
     RequestTimeoutError,
     ServiceStateError,
@@ -41,14 +59,31 @@ from .codec.errors import (
 from .codec.headers import GetRouteInfoRequestHeader, UnregisterClientRequestHeader
 from .codec.message import CLIENT_INNER_PRODUCER_GROUP
 
-from .transport import Connection, FrameObserver, open_connection, parse_addr
+from .inner import ConsumerInner, Processor, ProducerInner
+from .namesrv import NamesrvChooser, fetch_namesrv_addr, missing_namesrv_error
+from .route import subscribe_queues_from_route
+from .transport import Connection, FrameObserver, open_connection
+from .types import MessageQueue
 
 if TYPE_CHECKING:
     from .codec.acl import Credentials
 
-__all__ = ["ServiceState", "ClientConfig", "ClientInstance", "REGISTRY", "fetch_namesrv_addr"]
+__all__ = [
+    "ServiceState",
+    "ClientConfig",
+    "ClientInstance",
+    "FindBrokerResult",
+    "REGISTRY",
+    "fetch_namesrv_addr",
+    "ConsumerInner",
+    "ProducerInner",
+    "Processor",
+]
 
 log = logging.getLogger(__name__)
+
+#: ``MixAll.MASTER_ID``
+_MASTER_ID = 0
 
 
 class ServiceState(enum.Enum):
@@ -62,7 +97,7 @@ class ServiceState(enum.Enum):
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """What the client instance needs from the first producer's options."""
+    """What the client instance needs from the first member's options."""
 
     client_id: str
     namesrv_addrs: tuple[str, ...]
@@ -73,6 +108,8 @@ class ClientConfig:
     poll_name_server_interval: float = 30.0
     namesrv_lookup_interval: float = 120.0
     connect_timeout: float = 3.0
+    rebalance_interval: float = 20.0
+    persist_consumer_offset_interval: float = 5.0
     language: LanguageCode = LanguageCode.PYTHON
     serialize_type: SerializeType = SerializeType.JSON
     ssl: _ssl.SSLContext | None = None
@@ -80,76 +117,176 @@ class ClientConfig:
     observer: FrameObserver | None = field(default=None, compare=False)
 
 
-async def fetch_namesrv_addr(domain: str, subgroup: str, timeout: float = 3.0) -> tuple[str, ...]:
-    """Java's ``TopAddressing``: GET ``http://{domain}:8080/rocketmq/{subgroup}``
-    and split the answer on ``;``.  A domain with a port is used as given."""
-    host_port = domain if ":" in domain else f"{domain}:8080"
-    host, port = parse_addr(host_port)
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
-        raise ConnectError(host_port, f"name server address lookup failed: {exc or 'timeout'}") from None
-    try:
-        writer.write(f"GET /rocketmq/{subgroup} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode("ascii"))
-        raw = await asyncio.wait_for(reader.read(65536), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
-        raise ConnectError(host_port, f"name server address lookup failed: {exc or 'timeout'}") from None
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status = head.split(b" ", 2)
-    if len(status) < 2 or status[1] != b"200":
-        raise ConnectError(host_port, f"name server address lookup answered {head[:60]!r}")
-    addrs = tuple(a.strip() for a in body.decode("utf-8", "replace").strip().split(";") if a.strip())
-    if not addrs:
-        raise ConnectError(host_port, "name server address lookup returned no address")
-    return addrs
+class FindBrokerResult(NamedTuple):
+    """Java ``FindBrokerResult``: an address and whether it is a slave's."""
+
+    addr: str
+    slave: bool
+
+
+class _InnerProducer:
+    """``CLIENT_INNER_PRODUCER``: listed in heartbeats, publishes nothing."""
+
+    def publish_topics(self) -> list[str]:
+        return []
+
+    def is_publish_topic_need_update(self, topic: str) -> bool:
+        return False
+
+    def update_topic_publish_info(self, topic: str, route: TopicRouteData) -> None:
+        pass
 
 
 class ClientInstance:
-    """Connections, route tables and periodic tasks for one client id."""
+    """Connections, route tables, member tables and periodic tasks for one client id."""
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self.client_id = config.client_id
         self.loop = asyncio.get_running_loop()
         self.state = ServiceState.CREATE_JUST
-        self.namesrv_addrs: tuple[str, ...] = config.namesrv_addrs
-        self._namesrv_index = random.randrange(999)
-        self.producers: dict[str, object] = {}
+        self._namesrv = NamesrvChooser(config.namesrv_addrs)
+        self.producers: dict[str, ProducerInner] = {}
+        self.consumers: dict[str, ConsumerInner] = {}
+        self.processors: dict[int, Processor] = {RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notify_consumer_ids_changed}
         self.topic_routes: dict[str, TopicRouteData] = {}
         self.broker_addrs: dict[str, dict[int, str]] = {}
+        #: broker name -> address -> the version its heartbeat answer carried
+        self.broker_versions: dict[str, dict[str, int]] = {}
         self._connections: dict[str, Connection] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
         # False once shutdown closes the connections: no new one may open
         # (shutdown itself still connects to unregister before that)
         self._may_connect = True
         self._tasks: list[asyncio.Task[None]] = []
+        self._request_tasks: set[asyncio.Task[None]] = set()
         self._heartbeat_lock = asyncio.Lock()
+        self._rebalance_wakeup = asyncio.Event()
         self._route_listeners: list[Callable[[str, TopicRouteData], None]] = []
 
-    # -- producers
-    def register_producer(self, group: str, producer: object) -> bool:
+    def __repr__(self) -> str:
+        return (
+            f"<ClientInstance {self.client_id} {self.state.value} producers={sorted(self.producers)} "
+            f"consumers={sorted(self.consumers)}>"
+        )
+
+    @property
+    def namesrv_addrs(self) -> tuple[str, ...]:
+        """The name server addresses in use."""
+        return self._namesrv.addrs
+
+    @namesrv_addrs.setter
+    def namesrv_addrs(self, addrs: tuple[str, ...]) -> None:
+        self._namesrv.addrs = addrs
+
+    # -- members
+    def register_producer(self, group: str, producer: ProducerInner) -> bool:
         """``producerTable.putIfAbsent``: False if the group is taken."""
         if group in self.producers:
             return False
         self.producers[group] = producer
         return True
 
+    async def unregister_producer(self, group: str) -> None:
+        """Remove ``group`` and unregister it from every broker."""
+        if self.producers.pop(group, None) is not None:
+            await self.unregister_client(producer_group=group)
+
+    def register_consumer(self, group: str, consumer: ConsumerInner) -> bool:
+        """``consumerTable.putIfAbsent``: False if the group is taken."""
+        if group in self.consumers:
+            log.warning("the consumer group[%s] exist already.", group)
+            return False
+        self.consumers[group] = consumer
+        return True
+
+    async def unregister_consumer(self, group: str) -> None:
+        """Remove ``group`` and send UNREGISTER_CLIENT with its
+        ``consumerGroup`` to every broker address (``unregisterConsumer``)."""
+        if self.consumers.pop(group, None) is not None:
+            await self.unregister_client(consumer_group=group)
+
+    @property
+    def user_producer_count(self) -> int:
+        """Producer groups other than ``CLIENT_INNER_PRODUCER``."""
+        return sum(1 for g in self.producers if g != CLIENT_INNER_PRODUCER_GROUP)
+
+    @property
+    def in_use(self) -> bool:
+        """True while a user producer or a consumer is registered: a member
+        that leaves shuts the instance down only when this is False (the
+        guard at the top of Java's ``MQClientInstance.shutdown``)."""
+        return bool(self.consumers) or self.user_producer_count > 0
+
     def add_route_listener(self, listener: Callable[[str, TopicRouteData], None]) -> None:
-        """Call ``listener(topic, route)`` after every route refresh."""
+        """Call ``listener(topic, route)`` after every route change."""
         self._route_listeners.append(listener)
 
     def remove_route_listener(self, listener: Callable[[str, TopicRouteData], None]) -> None:
         if listener in self._route_listeners:
             self._route_listeners.remove(listener)
 
-    @property
-    def user_producer_count(self) -> int:
-        return sum(1 for g in self.producers if g != CLIENT_INNER_PRODUCER_GROUP)
+    # -- processors
+    def register_processor(self, code: int, processor: Processor) -> None:
+        """Answer requests with ``code`` that a broker sends this client with
+        ``await processor(request, broker_addr)``.
+
+        The answer gets the request's opaque and the response flag; None
+        sends nothing (and a oneway request never gets an answer).  A
+        processor that raises is logged and answered SYSTEM_ERROR with the
+        reason; a code without a processor gets REQUEST_CODE_NOT_SUPPORTED.
+        One processor per code: registering again replaces it (a transaction
+        producer's processor dispatches by producer group itself).
+        """
+        self.processors[int(code)] = processor
+
+    def unregister_processor(self, code: int) -> None:
+        """Stop answering ``code`` (it gets REQUEST_CODE_NOT_SUPPORTED again)."""
+        self.processors.pop(int(code), None)
+
+    def _on_request(self, conn: Connection, request: RemotingCommand) -> None:
+        task = self.loop.create_task(self._process_request(conn, request))
+        self._request_tasks.add(task)
+        task.add_done_callback(self._request_tasks.discard)
+
+    async def _process_request(self, conn: Connection, request: RemotingCommand) -> None:
+        processor = self.processors.get(request.code)
+        response: RemotingCommand | None
+        if processor is None:
+            log.debug("no processor for request code %d from %s", request.code, conn.addr)
+            response = request.reply(
+                ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+                f" request type {request.code} not supported",
+                language=self.config.language,
+            )
+        else:
+            try:
+                response = await processor(request, conn.addr)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a processor bug must not kill the connection
+                log.exception("processor for request code %d from %s failed", request.code, conn.addr)
+                response = request.reply(
+                    ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}", language=self.config.language
+                )
+            else:
+                if response is not None:
+                    # as NettyRemotingAbstract: the answer carries the request's opaque
+                    response = replace(response, opaque=request.opaque, flag=response.flag | 1)
+        if response is not None and not request.is_oneway:
+            conn.send_response(response)
+
+    async def _notify_consumer_ids_changed(self, request: RemotingCommand, addr: str) -> RemotingCommand | None:
+        log.info(
+            "receive broker's notification[%s], the consumer group: %s changed, rebalance immediately",
+            addr,
+            request.ext_fields.get("consumerGroup"),
+        )
+        self.rebalance_immediately()
+        return None
 
     # -- lifecycle
-    async def start(self, publish_topics: Callable[[], Iterable[str]]) -> None:
+    async def start(self) -> None:
         """Start once: resolve the name server list, launch the periodic tasks."""
         if self.state is ServiceState.RUNNING:
             return
@@ -158,25 +295,27 @@ class ClientInstance:
         self.state = ServiceState.START_FAILED
         if not self.namesrv_addrs:
             if not self.config.namesrv_domain:
-                raise ConfigError("no name server address: set namesrv_addr or NAMESRV_ADDR")
+                raise missing_namesrv_error()
             self.namesrv_addrs = await fetch_namesrv_addr(
                 self.config.namesrv_domain, self.config.namesrv_domain_subgroup, self.config.request_timeout
             )
-        self.producers.setdefault(CLIENT_INNER_PRODUCER_GROUP, self)
-        self._publish_topics = publish_topics
-        # Java polls routes 10 ms after start; our start has just fetched TBW102
-        # and send() fetches what it needs, so the first poll waits a period.
-        self._spawn(self._every(self.config.poll_name_server_interval, self._refresh_routes))
-        self._spawn(self._every(self.config.heartbeat_interval, self._heartbeat_round, first=1.0))
-        if not self.config.namesrv_addrs and self.config.namesrv_domain:
-            self._spawn(self._every(self.config.namesrv_lookup_interval, self._refresh_namesrv_addrs))
+        self.producers.setdefault(CLIENT_INNER_PRODUCER_GROUP, _InnerProducer())
+        config = self.config
+        # Java polls routes 10 ms after start; our members fetch what they
+        # need when they start, so the first poll waits a period.
+        self._spawn(self._every(config.poll_name_server_interval, self._refresh_routes))
+        self._spawn(self._every(config.heartbeat_interval, self._heartbeat_round, first=1.0))
+        self._spawn(self._every(config.persist_consumer_offset_interval, self.persist_all_consumer_offsets))
+        self._spawn(self._rebalance_service())
+        if not config.namesrv_addrs and config.namesrv_domain:
+            self._spawn(self._every(config.namesrv_lookup_interval, self._refresh_namesrv_addrs))
         self.state = ServiceState.RUNNING
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = self.loop.create_task(coro)
         self._tasks.append(task)
 
-    async def _every(self, period: float, job: Callable[[], Awaitable[None]], first: float | None = None) -> None:
+    async def _every(self, period: float, job: Callable[[], Awaitable[Any]], first: float | None = None) -> None:
         await asyncio.sleep(period if first is None else first)
         while True:
             try:
@@ -186,6 +325,41 @@ class ClientInstance:
             except Exception as exc:  # a periodic task logs and goes on, as Java's scheduler does
                 log.warning("periodic task %s failed: %s", getattr(job, "__name__", job), exc)
             await asyncio.sleep(period)
+
+    async def _rebalance_service(self) -> None:
+        """``RebalanceService``: rebalance every interval, or at once when woken."""
+        wakeup = self._rebalance_wakeup
+        while True:
+            try:
+                await asyncio.wait_for(wakeup.wait(), self.config.rebalance_interval)
+            except asyncio.TimeoutError:
+                pass
+            wakeup.clear()
+            await self.do_rebalance()
+
+    def rebalance_immediately(self) -> None:
+        """Wake the rebalance service now (``rebalanceImmediately``)."""
+        self._rebalance_wakeup.set()
+
+    async def do_rebalance(self) -> None:
+        """``do_rebalance`` of every consumer; one that fails is logged."""
+        for group, consumer in list(self.consumers.items()):
+            try:
+                await consumer.do_rebalance()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("rebalance of consumer group %s failed", group)
+
+    async def persist_all_consumer_offsets(self) -> None:
+        """``persist_consumer_offset`` of every consumer; one that fails is logged."""
+        for group, consumer in list(self.consumers.items()):
+            try:
+                await consumer.persist_consumer_offset()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("persisting the offsets of consumer group %s failed", group)
 
     async def _refresh_namesrv_addrs(self) -> None:
         assert self.config.namesrv_domain
@@ -199,18 +373,26 @@ class ClientInstance:
         await self.send_heartbeat_to_all_brokers()
 
     async def shutdown(self) -> None:
-        """Unregister the inner group, stop the tasks, close every connection."""
+        """Persist the remaining consumers' offsets, unregister every group,
+        stop the tasks, close every connection.  Idempotent."""
         if self.state is ServiceState.SHUTDOWN_ALREADY:
             return
         was_running = self.state is ServiceState.RUNNING
         self.state = ServiceState.SHUTDOWN_ALREADY
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._request_tasks]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        if was_running and CLIENT_INNER_PRODUCER_GROUP in self.producers:
-            await self.unregister_client(CLIENT_INNER_PRODUCER_GROUP)
+        self._request_tasks.clear()
+        if was_running:
+            await self.persist_all_consumer_offsets()
+            for group in list(self.consumers):
+                await self.unregister_client(consumer_group=group)
+            for group in list(self.producers):
+                await self.unregister_client(producer_group=group)
+        self.consumers.clear()
         self.producers.clear()
         self._may_connect = False
         conns = list(self._connections.values())
@@ -266,6 +448,7 @@ class ClientInstance:
                 ssl=self.config.ssl,
                 connect_timeout=min(self.config.connect_timeout, timeout) if timeout else self.config.connect_timeout,
                 observer=self.config.observer,
+                on_request=self._on_request,
                 role="namesrv" if addr in self.namesrv_addrs else "broker",
             )
             if not self._may_connect:
@@ -280,20 +463,20 @@ class ClientInstance:
     async def invoke(self, addr: str, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
         """Send ``cmd`` to ``addr`` and wait for the response."""
         if timeout <= 0:
-            raise RequestTimeoutError(f"no time left to send code {cmd.code} to {addr}")
+            raise RequestTimeoutError(f"no time left to send request code {cmd.code} to {addr}")
         loop = self.loop
         start = loop.time()
         conn = await self.connection(addr, timeout)
         remaining = timeout - (loop.time() - start)
         if remaining <= 0:
-            raise RequestTimeoutError(f"connecting to {addr} used up the {timeout:g} s timeout")
+            raise RequestTimeoutError(f"connecting to {addr} used up the {timeout:g} s timeout of request code {cmd.code}")
         try:
             return await conn.request(self._prepare(cmd), remaining)
         except RequestTimeoutError:
             # Java closes the channel after a sync timeout (closeSocketIfTimeout)
             conn.abort()
             raise RequestTimeoutError(
-                f"no response from {addr} to request code {cmd.code} within {timeout:g} s"
+                f"no response from {addr} to request code {cmd.code} within {timeout:.3g} s"
             ) from None
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand, timeout: float) -> None:
@@ -302,20 +485,35 @@ class ClientInstance:
         conn.send_oneway(self._prepare(cmd))
 
     async def invoke_namesrv(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
-        """Send ``cmd`` to the current name server, moving on to the next
-        address when one cannot be reached (``++index % size``)."""
-        addrs = self.namesrv_addrs
-        if not addrs:
-            raise ConfigError("no name server address configured")
-        errors: list[str] = []
-        for _ in range(len(addrs)):
-            addr = addrs[self._namesrv_index % len(addrs)]
+        """Send ``cmd`` to a name server and return its answer.
+
+        The one that answered last is asked first; one that cannot be
+        reached, closes the connection or does not answer in time is left
+        for the next.  The ``timeout`` is shared: each attempt gets what is
+        left divided among the addresses not yet tried, so a name server that
+        accepts connections but never answers cannot use it all.
+        """
+        order = self._namesrv.order()
+        if not order:
+            raise missing_namesrv_error()
+        loop = self.loop
+        deadline = loop.time() + timeout
+        errors: list[RemotingError] = []
+        for i, addr in enumerate(order):
+            share = (deadline - loop.time()) / (len(order) - i)
             try:
-                return await self.invoke(addr, cmd, timeout)
-            except (ConnectError, ConnectionClosedError) as exc:
-                errors.append(str(exc))
-                self._namesrv_index += 1
-        raise ConnectError(";".join(addrs), "no name server reachable: " + "; ".join(errors))
+                response = await self.invoke(addr, cmd, share)
+            except (ConnectError, ConnectionClosedError, RequestTimeoutError) as exc:
+                log.info("name server %s failed, trying the next: %s", addr, exc)
+                errors.append(exc)
+                self._namesrv.failed(addr)
+                continue
+            self._namesrv.answered(addr)
+            return response
+        reasons = "; ".join(str(e) for e in errors)
+        if all(isinstance(e, RequestTimeoutError) for e in errors):
+            raise RequestTimeoutError(f"no name server answered request code {cmd.code} within {timeout:g} s: {reasons}")
+        raise ConnectError(";".join(order), "no name server reachable: " + reasons)
 
     # -- routes
     async def fetch_route(self, topic: str, timeout: float | None = None) -> TopicRouteData | None:
@@ -332,31 +530,138 @@ class ClientInstance:
         return TopicRouteData.from_json(response.body)
 
     async def update_route(self, topic: str, timeout: float | None = None) -> TopicRouteData | None:
-        """Fetch ``topic``'s route and update the tables; None if it has none."""
+        """Fetch ``topic``'s route and update the tables; None if it has none
+        (``updateTopicRouteInfoFromNameServer``).
+
+        When the route changed, or a member still needs it, every producer
+        gets it (``update_topic_publish_info``) and every consumer its
+        readable queues (``update_topic_subscribe_info``).  A member that
+        raises does not keep the others from the update; the first error is
+        raised afterwards.
+        """
         route = await self.fetch_route(topic, timeout)
         if route is None:
             return None
+        old = self.topic_routes.get(topic)
         self.topic_routes[topic] = route
         self.learn_brokers(route)
+        if route == old and not self._route_needed(topic):
+            return route
+        first_error: Exception | None = None
         for listener in list(self._route_listeners):
-            listener(topic, route)
+            try:
+                listener(topic, route)
+            except Exception as exc:
+                first_error = first_error or exc
+        for producer in list(self.producers.values()):
+            try:
+                producer.update_topic_publish_info(topic, route)
+            except Exception as exc:
+                first_error = first_error or exc
+        if self.consumers:
+            try:
+                queues = subscribe_queues_from_route(topic, route)
+            except CodecError as exc:
+                first_error = first_error or exc
+            else:
+                for consumer in list(self.consumers.values()):
+                    try:
+                        consumer.update_topic_subscribe_info(topic, set(queues))
+                    except Exception as exc:
+                        first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
         return route
+
+    def _route_needed(self, topic: str) -> bool:
+        # isNeedUpdateTopicRouteInfo; route listeners always want a fresh route
+        return (
+            bool(self._route_listeners)
+            or any(p.is_publish_topic_need_update(topic) for p in self.producers.values())
+            or any(c.is_subscribe_topic_need_update(topic) for c in self.consumers.values())
+        )
 
     def learn_brokers(self, route: TopicRouteData) -> None:
         """Take the broker addresses of ``route`` into the broker table."""
         for bd in route.broker_datas:
             self.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
 
+    def _member_topics(self) -> set[str]:
+        topics: set[str] = set()
+        for producer in list(self.producers.values()):
+            topics.update(producer.publish_topics())
+        for consumer in list(self.consumers.values()):
+            topics.update(s.topic for s in consumer.subscriptions())
+        return topics
+
     async def _refresh_routes(self) -> None:
-        for topic in sorted(set(self._publish_topics())):
+        for topic in sorted(self._member_topics()):
             try:
                 await self.update_route(topic)
             except (RemotingError, BrokerError, CodecError) as exc:
                 log.warning("route refresh of %s failed: %s", topic, exc)
 
+    async def fetch_subscribe_queues(self, topic: str, timeout: float | None = None) -> set[MessageQueue]:
+        """The readable queues of ``topic``, from a fresh route
+        (``fetchSubscribeMessageQueues``); :class:`~codec.errors.NoRouteError`
+        if it has none."""
+        route = await self.update_route(topic, timeout)
+        if route is None:
+            raise NoRouteError(f"No route info of this topic: {topic}")
+        queues = subscribe_queues_from_route(topic, route)
+        if not queues:
+            raise NoRouteError(f"Can not find Message Queue for this topic, {topic}")
+        return queues
+
     def master_addr(self, broker_name: str) -> str | None:
         """The master (id 0) address of ``broker_name``."""
-        return self.broker_addrs.get(broker_name, {}).get(0)
+        return self.broker_addrs.get(broker_name, {}).get(_MASTER_ID)
+
+    def find_broker_address_in_publish(self, broker_name: str) -> str | None:
+        """The master address of ``broker_name`` (``findBrokerAddressInPublish``)."""
+        return self.master_addr(broker_name)
+
+    def find_broker_address_in_subscribe(
+        self, broker_name: str, broker_id: int = _MASTER_ID, only_this_broker: bool = False
+    ) -> FindBrokerResult | None:
+        """Where to pull or commit offsets for ``broker_name``
+        (``findBrokerAddressInSubscribe``): ``broker_id``'s address; for a
+        slave id that is missing, the next id's; then, unless
+        ``only_this_broker``, any address the broker has (lowest id first)."""
+        addrs = self.broker_addrs.get(broker_name)
+        if not addrs:
+            return None
+        slave = broker_id != _MASTER_ID
+        addr = addrs.get(broker_id)
+        if addr is None and slave:
+            addr = addrs.get(broker_id + 1)
+        if addr is not None:
+            return FindBrokerResult(addr, slave)
+        if only_this_broker:
+            return None
+        first = min(addrs)
+        return FindBrokerResult(addrs[first], first != _MASTER_ID)
+
+    def find_broker_addr_by_topic(self, topic: str) -> str | None:
+        """An address of a random broker of ``topic``'s cached route, its
+        master's if it has one (``findBrokerAddrByTopic``)."""
+        route = self.topic_routes.get(topic)
+        if route is None or not route.broker_datas:
+            return None
+        bd = random.choice(route.broker_datas)
+        master = bd.broker_addrs.get(_MASTER_ID)
+        if master is not None:
+            return master
+        return random.choice(list(bd.broker_addrs.values())) if bd.broker_addrs else None
+
+    def find_broker_version(self, broker_name: str, addr: str) -> int:
+        """The version ``addr`` answered the last heartbeat with (0 if unknown)."""
+        return self.broker_versions.get(broker_name, {}).get(addr, 0)
+
+    @property
+    def broker_names(self) -> list[str]:
+        """The brokers this instance knows addresses of."""
+        return list(self.broker_addrs)
 
     def clean_offline_brokers(self) -> None:
         """Drop broker addresses that no cached route mentions any more."""
@@ -370,47 +675,69 @@ class ClientInstance:
                 self.broker_addrs[name] = addrs
             else:
                 del self.broker_addrs[name]
+                self.broker_versions.pop(name, None)
 
     # -- heartbeat / unregister
     def heartbeat_data(self) -> HeartbeatData:
-        """This client's ``HeartbeatData``: one ProducerData per group."""
+        """This client's ``HeartbeatData``: one ConsumerData per consumer
+        group, one ProducerData per producer group (``prepareHeartbeatData``)."""
+        consumers = tuple(
+            ConsumerData(
+                group_name=c.group_name,
+                consume_type=c.consume_type.value,
+                message_model=c.message_model.value,
+                consume_from_where=c.consume_from_where.value,
+                subscription_data_set=tuple(c.subscriptions()),
+                unit_mode=c.unit_mode,
+            )
+            for c in list(self.consumers.values())
+        )
         return HeartbeatData(
             client_id=self.client_id,
             producer_data_set=tuple(ProducerData(group) for group in self.producers),
+            consumer_data_set=consumers,
         )
 
     async def send_heartbeat_to_all_brokers(self) -> int:
-        """HEART_BEAT to every master broker (a producer-only client skips
-        slaves); returns how many succeeded.  Failures are logged."""
+        """HEART_BEAT to every broker address: masters and slaves when there
+        are consumers, masters only for producers (``sendHeartbeatToAllBroker``).
+        Returns how many succeeded; failures are logged."""
         if self._heartbeat_lock.locked():
             log.warning("heartbeat round still running; skipping this one")
             return 0
         async with self._heartbeat_lock:
-            if not self.producers or not self.broker_addrs:
+            if (not self.producers and not self.consumers) or not self.broker_addrs:
                 return 0
-            body = self.heartbeat_data().to_json()
+            heartbeat = self.heartbeat_data()
+            masters_only = not heartbeat.consumer_data_set
+            body = heartbeat.to_json()
             ok = 0
             for name, addrs in list(self.broker_addrs.items()):
-                addr = addrs.get(0)
-                if addr is None:
-                    continue
-                cmd = self.make_request(RequestCode.HEART_BEAT, None, body)
-                try:
-                    response = await self.invoke(addr, cmd, self.config.request_timeout)
-                except (RemotingError, CodecError) as exc:
-                    log.warning("heartbeat to %s (%s) failed: %s", name, addr, exc)
-                    continue
-                if response.code == ResponseCode.SUCCESS:
-                    ok += 1
-                else:
-                    log.warning("heartbeat to %s (%s) answered %d %s", name, addr, response.code, response.remark)
+                for broker_id, addr in sorted(addrs.items()):
+                    if masters_only and broker_id != _MASTER_ID:
+                        continue
+                    cmd = self.make_request(RequestCode.HEART_BEAT, None, body)
+                    try:
+                        response = await self.invoke(addr, cmd, self.config.request_timeout)
+                    except (RemotingError, CodecError) as exc:
+                        log.warning("heartbeat to %s %d (%s) failed: %s", name, broker_id, addr, exc)
+                        continue
+                    if response.code == ResponseCode.SUCCESS:
+                        ok += 1
+                        self.broker_versions.setdefault(name, {})[addr] = response.version
+                    else:
+                        log.warning("heartbeat to %s (%s) answered %d %s", name, addr, response.code, response.remark)
             return ok
 
-    async def unregister_client(self, producer_group: str) -> None:
-        """UNREGISTER_CLIENT for ``producer_group`` to every address of every
-        broker, masters and slaves; errors are only logged, as in Java."""
-        header = UnregisterClientRequestHeader(client_id=self.client_id, producer_group=producer_group)
+    async def unregister_client(self, producer_group: str | None = None, consumer_group: str | None = None) -> None:
+        """UNREGISTER_CLIENT for a producer and/or consumer group to every
+        address of every broker, masters and slaves; errors are only logged,
+        as in Java."""
+        header = UnregisterClientRequestHeader(
+            client_id=self.client_id, producer_group=producer_group, consumer_group=consumer_group
+        )
         ext = header.to_ext_fields()
+        what = f"producer {producer_group}" if producer_group else f"consumer {consumer_group}"
         for name, addrs in list(self.broker_addrs.items()):
             for addr in addrs.values():
                 try:
@@ -418,15 +745,10 @@ class ClientInstance:
                         addr, self.make_request(RequestCode.UNREGISTER_CLIENT, ext), self.config.request_timeout
                     )
                 except (RemotingError, CodecError) as exc:
-                    log.warning("unregister %s from %s (%s) failed: %s", producer_group, name, addr, exc)
+                    log.warning("unregister %s from %s (%s) failed: %s", what, name, addr, exc)
                     continue
                 if response.code != ResponseCode.SUCCESS:
-                    log.warning("unregister %s from %s answered %d %s", producer_group, addr, response.code, response.remark)
-
-    async def unregister_producer(self, group: str) -> None:
-        """Remove ``group`` and unregister it from every broker."""
-        if self.producers.pop(group, None) is not None:
-            await self.unregister_client(group)
+                    log.warning("unregister %s from %s answered %d %s", what, addr, response.code, response.remark)
 
 
 class _Registry:
@@ -465,4 +787,3 @@ class _Registry:
 
 #: The process-wide client-instance registry.
 REGISTRY = _Registry()
-

@@ -17,14 +17,14 @@ other state it does nothing, so it is idempotent.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import ssl as _ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from .codec.acl import Credentials
 from .codec.body import TopicRouteData
@@ -32,6 +32,7 @@ from .codec.command import RemotingCommand
 from .codec.enums import LanguageCode, ResponseCode, SerializeType
 from .codec.errors import (
     BrokerError,
+    ClientError,
     ConfigError,
     InvalidMessageError,
     NoRouteError,
@@ -45,9 +46,6 @@ from .codec.message import (
     AUTO_CREATE_TOPIC_KEY_TOPIC,
     CLIENT_INNER_PRODUCER_GROUP,
     DEFAULT_PRODUCER_GROUP,
-    PROPERTY_DELAY_TIME_LEVEL,
-    PROPERTY_KEYS,
-    PROPERTY_TAGS,
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     PROPERTY_WAIT_STORE_MSG_OK,
     BatchEntry,
@@ -58,27 +56,55 @@ from .codec.message import (
     new_message_id,
     validate_group,
     validate_topic,
-    validate_user_property,
 )
 
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
-from .route import FaultTracker, MessageQueue, TopicPublishInfo, publish_info_from_route
+from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
+from .types import Message, MessageQueue, SendResult, SendStatus
 
-__all__ = ["AsyncProducer", "Message", "SendResult", "SendStatus", "MessageQueue", "ServiceState"]
+__all__ = [
+    "AsyncProducer",
+    "MessageQueueSelector",
+    "Message",
+    "SendResult",
+    "SendStatus",
+    "MessageQueue",
+    "ServiceState",
+]
 
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+#: the levels of a broker's default ``messageDelayLevel`` table (1s ... 2h)
+DEFAULT_MAX_DELAY_LEVEL = 18
+
+#: Java ``MessageQueueSelector.select(mqs, msg, arg)``: picks the queue of an
+#: orderly send from the topic's writable queues.
+MessageQueueSelector = Callable[[list[MessageQueue], Message, Any], MessageQueue]
 
 
-class SendStatus(enum.Enum):
-    """Java ``SendStatus``: every status but SEND_OK still means *stored*."""
+@dataclass(frozen=True, slots=True)
+class _SendRequest:
+    """One send as it goes to ``sendKernelImpl``: the encoded parts, where
+    it may go, and how it is answered."""
 
-    SEND_OK = "SEND_OK"
-    FLUSH_DISK_TIMEOUT = "FLUSH_DISK_TIMEOUT"
-    FLUSH_SLAVE_TIMEOUT = "FLUSH_SLAVE_TIMEOUT"
-    SLAVE_NOT_AVAILABLE = "SLAVE_NOT_AVAILABLE"
+    topic: str
+    body: bytes
+    #: the properties, encoded for the header
+    properties: str
+    sys_flag: int
+    flag: int
+    #: the client's message id (comma-joined for a batch)
+    uniq: str
+    batch: bool = False
+    oneway: bool = False
+    #: an explicit queue: tried once, as Java's ``send(msg, mq)``
+    queue: MessageQueue | None = None
+    #: the message a selector picks the queue for (``send(msg, selector, arg)``)
+    selector: MessageQueueSelector | None = None
+    message: Message | None = None
+    arg: Any = None
 
 
 _STATUS_BY_CODE = {
@@ -87,85 +113,6 @@ _STATUS_BY_CODE = {
     ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
     ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
 }
-
-
-@dataclass(frozen=True)
-class Message:
-    """A message to send.
-
-    ``keys`` is one key or a list of keys (sent joined by one space, as
-    Java's ``KEY_SEPARATOR``); ``properties`` are user properties, which may
-    not use the names RocketMQ reserves; ``delay_level`` 1..18 selects the
-    broker's delay (1s 5s 10s 30s 1m ... 2h).
-    """
-
-    topic: str
-    body: bytes
-    tags: str | None = None
-    keys: str | Sequence[str] | None = None
-    properties: Mapping[str, str] | None = None
-    delay_level: int | None = None
-    flag: int = 0
-    wait_store_msg_ok: bool = True
-
-    def __init__(
-        self,
-        topic: str,
-        body: bytes | bytearray | memoryview | str,
-        *,
-        tags: str | None = None,
-        keys: str | Sequence[str] | None = None,
-        properties: Mapping[str, str] | None = None,
-        delay_level: int | None = None,
-        flag: int = 0,
-        wait_store_msg_ok: bool = True,
-    ) -> None:
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        object.__setattr__(self, "topic", topic)
-        object.__setattr__(self, "body", bytes(body))
-        object.__setattr__(self, "tags", tags)
-        object.__setattr__(self, "keys", keys if keys is None or isinstance(keys, str) else tuple(keys))
-        object.__setattr__(self, "properties", dict(properties) if properties else None)
-        object.__setattr__(self, "delay_level", delay_level)
-        object.__setattr__(self, "flag", flag)
-        object.__setattr__(self, "wait_store_msg_ok", wait_store_msg_ok)
-
-    def wire_properties(self) -> dict[str, str]:
-        """The message's properties as they go on the wire (UNIQ_KEY aside)."""
-        props: dict[str, str] = {}
-        if self.properties:
-            for name, value in self.properties.items():
-                validate_user_property(name, value)
-                props[name] = value
-        if self.tags:
-            props[PROPERTY_TAGS] = self.tags
-        if self.keys:
-            keys = self.keys if isinstance(self.keys, str) else " ".join(self.keys)
-            if keys:
-                props[PROPERTY_KEYS] = keys
-        if self.delay_level:
-            props[PROPERTY_DELAY_TIME_LEVEL] = str(self.delay_level)
-        props[PROPERTY_WAIT_STORE_MSG_OK] = "true" if self.wait_store_msg_ok else "false"
-        return props
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What a broker answered to a send.
-
-    ``msg_id`` is the client's UNIQ_KEY (comma-joined for a batch);
-    ``offset_msg_id`` the broker's store-host + commit-log-offset id.
-    """
-
-    status: SendStatus
-    msg_id: str
-    offset_msg_id: str
-    message_queue: MessageQueue
-    queue_offset: int
-    transaction_id: str | None = None
-    region_id: str | None = None
-    trace_on: bool = True
 
 
 def _parse_namesrv(value: str) -> tuple[str, ...]:
@@ -190,6 +137,7 @@ class _Options:
     use_v2: bool
     retry_another_broker_when_not_store_ok: bool
     latency_fault_tolerance: bool
+    max_delay_level: int
     fault_tracker: FaultTracker = field(default_factory=FaultTracker)
 
 
@@ -203,9 +151,17 @@ class AsyncProducer:
 
     Times are seconds (floats); defaults are Java's.  ``namesrv_addr`` is
     ``host:port;host:port``; without it the ``NAMESRV_ADDR`` environment
-    variable is used, then the HTTP address lookup at
+    variable is used, then, when ``namesrv_domain`` (or the
+    ``ROCKETMQ_NAMESRV_DOMAIN`` environment variable) is given, the HTTP
+    address lookup at
     ``http://{namesrv_domain}:8080/rocketmq/{namesrv_domain_subgroup}``,
-    refreshed every 2 minutes.
+    refreshed every 2 minutes.  With none of these, ``start`` raises
+    :class:`~codec.errors.ConfigError` saying so (Java would try its default
+    domain ``jmenv.tbsite.net``, which only resolves inside Alibaba).
+
+    ``max_delay_level`` is the highest ``Message.delay_level`` accepted: 18
+    for the default ``messageDelayLevel`` table of a broker; set it to the
+    length of your broker's table if it is longer.
 
     With ``latency_fault_tolerance`` a broker that failed (or answered
     slowly) is avoided for a while: a send that took at least
@@ -241,12 +197,17 @@ class AsyncProducer:
         use_v2: bool = True,
         retry_another_broker_when_not_store_ok: bool = False,
         latency_fault_tolerance: bool = True,
+        max_delay_level: int = DEFAULT_MAX_DELAY_LEVEL,
         latency_max: Sequence[float] | None = None,
         not_available_duration: Sequence[float] | None = None,
         credentials: Credentials | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
         trace: FrameObserver | str | os.PathLike[str] | None = None,
     ) -> None:
+        if not isinstance(group, str):
+            raise ConfigError(f"the producer group must be a str, not {type(group).__name__} ({group!r})")
+        if not isinstance(max_delay_level, int) or isinstance(max_delay_level, bool) or max_delay_level < 0:
+            raise ConfigError(f"max_delay_level must be an int >= 0, not {max_delay_level!r}")
         for name, value in (
             ("send_timeout", send_timeout),
             ("heartbeat_interval", heartbeat_interval),
@@ -282,7 +243,7 @@ class AsyncProducer:
         self.client_ip = client_ip or local_ipv4()
         env_addr = os.environ.get("NAMESRV_ADDR")
         self._namesrv = _parse_namesrv(namesrv_addr) if namesrv_addr else (_parse_namesrv(env_addr) if env_addr else ())
-        self._namesrv_domain = namesrv_domain or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN") or "jmenv.tbsite.net"
+        self._namesrv_domain = namesrv_domain or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN") or None
         self._namesrv_subgroup = namesrv_domain_subgroup or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN_SUBGROUP") or "nsaddr"
         self._heartbeat_interval = float(heartbeat_interval)
         self._poll_interval = float(poll_name_server_interval)
@@ -306,6 +267,7 @@ class AsyncProducer:
             use_v2=use_v2,
             retry_another_broker_when_not_store_ok=retry_another_broker_when_not_store_ok,
             latency_fault_tolerance=latency_fault_tolerance,
+            max_delay_level=max_delay_level,
             fault_tracker=fault_tracker,
         )
         self._publish: dict[str, TopicPublishInfo] = {}
@@ -377,17 +339,15 @@ class AsyncProducer:
                 f"The producer group[{self.group}] has been created before, specify another name please."
             )
         self._instance = instance
-        instance.add_route_listener(self._on_route)
         key = self._opts.create_topic_key
         self._publish[key] = TopicPublishInfo(key, [])
         try:
-            await instance.start(self._publish_topics)
+            await instance.start()
             # learn the brokers (and prove a name server answers) before the first heartbeat
             await instance.update_route(key)
         except BaseException:
             instance.producers.pop(self.group, None)
-            instance.remove_route_listener(self._on_route)
-            if instance.user_producer_count == 0:
+            if not instance.in_use:
                 await instance.shutdown()
             self._instance = None
             raise
@@ -405,10 +365,18 @@ class AsyncProducer:
         self._recorder = recorder
         return recorder.observe
 
-    def _publish_topics(self) -> Iterable[str]:
+    # -- ProducerInner: what the client instance calls
+    def publish_topics(self) -> Iterable[str]:
+        """The topics this producer has sent to (and TBW102)."""
         return list(self._publish)
 
-    def _on_route(self, topic: str, route: TopicRouteData) -> None:
+    def is_publish_topic_need_update(self, topic: str) -> bool:
+        """True while this producer has no queues for ``topic``."""
+        info = self._publish.get(topic)
+        return info is not None and not info.ok and topic != self._opts.create_topic_key
+
+    def update_topic_publish_info(self, topic: str, route: TopicRouteData) -> None:
+        """Take a new route of ``topic`` if this producer sends to it."""
         if topic in self._publish and topic != self._opts.create_topic_key:
             info = publish_info_from_route(topic, route)
             if info.ok:
@@ -426,11 +394,10 @@ class AsyncProducer:
             return
         self.state = ServiceState.SHUTDOWN_ALREADY
         instance = self.instance
-        instance.remove_route_listener(self._on_route)
         try:
             await instance.unregister_producer(self.group)
         finally:
-            if instance.user_producer_count == 0:
+            if not instance.in_use:
                 await instance.shutdown()
             close = getattr(self._recorder, "close", None)
             if close is not None:
@@ -488,46 +455,103 @@ class AsyncProducer:
             raise InvalidMessageError(
                 f"the message body size over max value, MAX: {self._opts.max_message_size}"
             )
-        if msg.delay_level is not None and (not isinstance(msg.delay_level, int) or msg.delay_level < 0):
-            raise InvalidMessageError(f"delay_level must be an int >= 0, not {msg.delay_level!r}")
+        level = msg.delay_level
+        if level is not None and (
+            not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= self._opts.max_delay_level
+        ):
+            raise InvalidMessageError(
+                f"delay_level must be an int from 1 to {self._opts.max_delay_level} "
+                f"(0 or None: no delay), not {level!r}"
+            )
 
-    def _prepare_single(self, msg: Message) -> tuple[dict[str, str], bytes, int]:
-        """Checks, wire properties with a new UNIQ_KEY, and the (maybe
+    def _single(
+        self,
+        msg: Message,
+        *,
+        oneway: bool,
+        queue: MessageQueue | None,
+        selector: MessageQueueSelector | None,
+        arg: Any,
+    ) -> _SendRequest:
+        """Checks, wire properties with a new UNIQ_KEY and the (maybe
         compressed) body with its sysFlag bits, for one message."""
         self._check_running()
         self._check_message(msg)
+        self._check_target(msg.topic, queue, selector)
         props = msg.wire_properties()
-        props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = new_message_id()
+        uniq = new_message_id()
+        props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
         body, sys_flag = compress_body(msg.body, compress_over=self._opts.compress_over, level=self._opts.compress_level)
-        return props, body, sys_flag
+        return _SendRequest(
+            topic=msg.topic,
+            body=body,
+            properties=encode_properties(props),
+            sys_flag=sys_flag,
+            flag=msg.flag,
+            uniq=uniq,
+            oneway=oneway,
+            queue=queue,
+            selector=selector,
+            message=msg if selector is not None else None,
+            arg=arg,
+        )
 
-    async def send(self, msg: Message, *, queue: MessageQueue | None = None, timeout: float | None = None) -> SendResult:
+    @staticmethod
+    def _check_target(topic: str, queue: MessageQueue | None, selector: MessageQueueSelector | None) -> None:
+        if queue is not None and selector is not None:
+            raise ConfigError("give either queue= or selector=, not both")
+        if queue is not None:
+            if not isinstance(queue, MessageQueue):
+                raise TypeError(f"queue must be a MessageQueue, not {type(queue).__name__}")
+            if queue.topic != topic:
+                raise InvalidMessageError(f"message's topic not equal mq's topic: {topic} != {queue.topic}")
+        if selector is not None and not callable(selector):
+            raise TypeError(f"selector must be callable(queues, msg, arg) -> MessageQueue, not {type(selector).__name__}")
+
+    async def send(
+        self,
+        msg: Message,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        timeout: float | None = None,
+    ) -> SendResult:
         """Send ``msg`` and wait for the broker's answer.
 
         Retries on retriable failures (connection problems, timeouts,
         SYSTEM_BUSY, SERVICE_NOT_AVAILABLE ...) on another broker where there
-        is one, all within ``timeout`` (default ``send_timeout``).  With
-        ``queue`` the message goes to that queue only (orderly sends), still
-        retried there.  Returns a :class:`SendResult` or raises: a message is
-        never dropped silently.
+        is one, all within ``timeout`` (default ``send_timeout``).
+
+        With ``queue`` the message goes to that queue, and with ``selector``
+        to the queue ``selector(queues, msg, arg)`` picks from the topic's
+        writable queues (Java's ``MessageQueueSelector``; see
+        :func:`~rmqwire.selector.select_message_queue_by_hash`): both are
+        orderly sends, tried once, as Java's ``send(msg, mq)`` and
+        ``send(msg, selector, arg)`` are, since another queue would break the
+        order and the same one would fail the same way.  Returns a
+        :class:`SendResult` or raises: a message is never dropped silently.
         """
-        props, body, sys_flag = self._prepare_single(msg)
-        result = await self._send_with_retries(
-            msg.topic, body, props, sys_flag, msg.flag, batch=False, queue=queue, timeout=timeout, oneway=False
-        )
+        request = self._single(msg, oneway=False, queue=queue, selector=selector, arg=arg)
+        result = await self._send(request, timeout)
         assert result is not None
         return result
 
-    async def send_oneway(self, msg: Message, *, queue: MessageQueue | None = None) -> None:
+    async def send_oneway(
+        self,
+        msg: Message,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> None:
         """Send ``msg`` with the oneway flag: no answer, one attempt.
 
-        Raises if it could not be written (no route, no connection); whether
-        the broker stored it cannot be known.
+        ``queue`` and ``selector`` as for :meth:`send`.  Raises if it could
+        not be written (no route, no connection); whether the broker stored
+        it cannot be known.
         """
-        props, body, sys_flag = self._prepare_single(msg)
-        await self._send_with_retries(
-            msg.topic, body, props, sys_flag, msg.flag, batch=False, queue=queue, timeout=None, oneway=True
-        )
+        await self._send(self._single(msg, oneway=True, queue=queue, selector=selector, arg=arg), None)
 
     async def send_batch(self, messages: Sequence[Message], *, queue: MessageQueue | None = None, timeout: float | None = None) -> SendResult:
         """Send several messages of one topic as one SEND_BATCH_MESSAGE.
@@ -535,6 +559,7 @@ class AsyncProducer:
         As Java's ``MessageBatch``: same topic and same ``wait_store_msg_ok``
         for all, no delay level, no retry topic, never compressed; every
         message gets its own UNIQ_KEY and ``SendResult.msg_id`` joins them.
+        With ``queue``, tried once on that queue, as :meth:`send`.
         """
         self._check_running()
         if not messages:
@@ -557,37 +582,66 @@ class AsyncProducer:
             props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
             ids.append(uniq)
             entries.append(BatchEntry(body=msg.body, properties=props, flag=msg.flag))
+        self._check_target(first.topic, queue, None)
         body = encode_batch(entries)
         if len(body) > self._opts.max_message_size:
             raise InvalidMessageError(f"the batch body size over max value, MAX: {self._opts.max_message_size}")
         batch_props = {PROPERTY_WAIT_STORE_MSG_OK: "true" if first.wait_store_msg_ok else "false"}
-        result = await self._send_with_retries(
-            first.topic, body, batch_props, 0, 0, batch=True, queue=queue, timeout=timeout, oneway=False, msg_ids=ids
+        request = _SendRequest(
+            topic=first.topic,
+            body=body,
+            properties=encode_properties(batch_props),
+            sys_flag=0,
+            flag=0,
+            uniq=",".join(ids),
+            batch=True,
+            queue=queue,
         )
+        result = await self._send(request, timeout)
         assert result is not None
         return result
 
-    async def _send_with_retries(
-        self,
-        topic: str,
-        body: bytes,
-        props: dict[str, str],
-        sys_flag: int,
-        flag: int,
-        *,
-        batch: bool,
-        queue: MessageQueue | None,
-        timeout: float | None,
-        oneway: bool,
-        msg_ids: list[str] | None = None,
-    ) -> SendResult | None:
-        loop = asyncio.get_running_loop()
+    async def _send(self, request: _SendRequest, timeout: float | None) -> SendResult | None:
         total = self._opts.send_timeout if timeout is None else timeout
+        if request.queue is not None or request.selector is not None:
+            return await self._send_once(request, total)
+        return await self._send_with_retries(request, total)
+
+    async def _send_once(self, request: _SendRequest, total: float) -> SendResult | None:
+        """``sendSelectImpl`` / ``send(msg, mq)``: one attempt, to the chosen queue."""
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + total
-        info = await self._find_publish_info(topic, total)
-        attempts = 1 if oneway else 1 + self._opts.retry_times_when_send_failed
-        properties = encode_properties(props)
-        uniq = ",".join(msg_ids) if msg_ids else props.get(PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, "")
+        mq = request.queue
+        if mq is None:
+            info = await self._find_publish_info(request.topic, total)
+            mq = self._select(request, info)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise RequestTimeoutError(f"send to {mq} timed out after {total:g} s before it was sent")
+        # no fault-window bookkeeping: Java keeps it for sendDefaultImpl's own choices only
+        return await self._send_kernel(mq, request, remaining)
+
+    @staticmethod
+    def _select(request: _SendRequest, info: TopicPublishInfo) -> MessageQueue:
+        assert request.selector is not None and request.message is not None
+        queues = list(info.queues)
+        try:
+            mq = request.selector(queues, request.message, request.arg)
+        except Exception as exc:
+            raise ClientError(f"select message queue threw exception: {type(exc).__name__}: {exc}") from exc
+        if mq is None:
+            raise ClientError("select message queue return null.")
+        if not isinstance(mq, MessageQueue):
+            raise ClientError(f"select message queue returned a {type(mq).__name__}, not a MessageQueue")
+        return mq
+
+    async def _send_with_retries(self, request: _SendRequest, total: float) -> SendResult | None:
+        """``sendDefaultImpl``: choose a queue, retry retriable failures on
+        another broker, all within ``total`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + total
+        info = await self._find_publish_info(request.topic, total)
+        attempts = 1 if request.oneway else 1 + self._opts.retry_times_when_send_failed
         last_broker: str | None = None
         last_error: RocketMQError | None = None
         tracker = self._opts.fault_tracker
@@ -595,14 +649,11 @@ class AsyncProducer:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            if queue is not None:
-                mq = queue
-            else:
-                avoid = tracker.avoided(loop.time()) if self._opts.latency_fault_tolerance else frozenset()
-                mq = info.select_queue(last_broker, avoid)
+            avoid = tracker.avoided(loop.time()) if self._opts.latency_fault_tolerance else frozenset()
+            mq = info.select_queue(last_broker, avoid)
             started = loop.time()
             try:
-                result = await self._send_kernel(mq, body, properties, sys_flag, flag, batch, oneway, remaining, uniq)
+                result = await self._send_kernel(mq, request, remaining)
             except RemotingError as exc:
                 tracker.update(mq.broker_name, (loop.time() - started) * 1000, isolated=True, now=loop.time())
                 log.warning("send to %s failed (attempt %d/%d): %s", mq.broker_name, attempt + 1, attempts, exc)
@@ -623,49 +674,38 @@ class AsyncProducer:
             last_broker = mq.broker_name
         if last_error is not None:
             raise last_error
-        raise RequestTimeoutError(f"send to topic {topic} timed out after {total:g} s")
+        raise RequestTimeoutError(f"send to topic {request.topic} timed out after {total:g} s")
 
-    async def _send_kernel(
-        self,
-        mq: MessageQueue,
-        body: bytes,
-        properties: str,
-        sys_flag: int,
-        flag: int,
-        batch: bool,
-        oneway: bool,
-        timeout: float,
-        uniq: str,
-    ) -> SendResult | None:
+    async def _send_kernel(self, mq: MessageQueue, request: _SendRequest, timeout: float) -> SendResult | None:
         instance = self.instance
-        addr = instance.master_addr(mq.broker_name)
+        addr = instance.find_broker_address_in_publish(mq.broker_name)
         if addr is None:
-            await self._find_publish_info(mq.topic, timeout)
-            addr = instance.master_addr(mq.broker_name)
+            await self._find_publish_info(request.topic, timeout)
+            addr = instance.find_broker_address_in_publish(mq.broker_name)
             if addr is None:
                 raise NoRouteError(f"The broker[{mq.broker_name}] not exist")
         header = SendMessageRequestHeader(
             producer_group=self.group,
-            topic=mq.topic,
+            topic=request.topic,
             default_topic=self._opts.create_topic_key,
             default_topic_queue_nums=self._opts.default_topic_queue_nums,
             queue_id=mq.queue_id,
-            sys_flag=sys_flag,
+            sys_flag=request.sys_flag,
             born_timestamp=int(time.time() * 1000),
-            flag=flag,
-            properties=properties,
+            flag=request.flag,
+            properties=request.properties,
             reconsume_times=0,
             unit_mode=False,
-            batch=batch,
+            batch=request.batch,
             broker_name=mq.broker_name,
         )
-        v2 = self._opts.use_v2 or batch
-        cmd = instance.make_request(header.request_code(v2), header.to_ext_fields(v2), body, oneway=oneway)
-        if oneway:
+        v2 = self._opts.use_v2 or request.batch
+        cmd = instance.make_request(header.request_code(v2), header.to_ext_fields(v2), request.body, oneway=request.oneway)
+        if request.oneway:
             await instance.invoke_oneway(addr, cmd, timeout)
             return None
         response = await instance.invoke(addr, cmd, timeout)
-        return self._process_response(mq, response, addr, uniq)
+        return self._process_response(MessageQueue(request.topic, mq.broker_name, mq.queue_id), response, addr, request.uniq)
 
     def _process_response(self, mq: MessageQueue, response: RemotingCommand, addr: str, uniq: str) -> SendResult:
         status = _STATUS_BY_CODE.get(response.code)  # type: ignore[call-overload]

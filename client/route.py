@@ -1,7 +1,8 @@
 """Route cache, queue selection and broker fault avoidance.
 
 Mirrors ``TopicPublishInfo``, ``MQClientInstance.topicRouteData2TopicPublishInfo``
-(protocol.md 7.3), ``ThreadLocalIndex`` / ``selectOneMessageQueue`` and the
+and ``topicRouteData2TopicSubscribeInfo`` (protocol.md 7.3; both through the
+one queue-list function in :mod:`codec.body.route`), ``ThreadLocalIndex`` / ``selectOneMessageQueue`` and the
 5.x ``LatencyFaultToleranceImpl`` tables (7.4).  No I/O: time is passed in,
 so the policy is tested without sleeping.
 """
@@ -10,20 +11,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .codec.body import PermName, TopicRouteData
+from .codec.body import PermName, TopicRouteData, topic_route_to_queues
+from .types import MessageQueue
 
-__all__ = ["MessageQueue", "TopicPublishInfo", "FaultTracker", "publish_info_from_route"]
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class MessageQueue:
-    """One queue of a topic on one broker (Java ``MessageQueue``)."""
-
-    topic: str
-    broker_name: str
-    queue_id: int
+__all__ = [
+    "MessageQueue",
+    "TopicPublishInfo",
+    "FaultTracker",
+    "publish_info_from_route",
+    "subscribe_queues_from_route",
+]
 
 
 @dataclass(slots=True)
@@ -66,27 +65,34 @@ class TopicPublishInfo:
 
 
 def publish_info_from_route(topic: str, route: TopicRouteData, *, clamp_queue_nums: int | None = None) -> TopicPublishInfo:
-    """``topicRouteData2TopicPublishInfo``: the writable master queues of a route.
+    """``topicRouteData2TopicPublishInfo``: the writable master queues of a
+    route (:func:`~codec.body.topic_route_to_queues` with ``PERM_WRITE``).
 
     With ``clamp_queue_nums`` (the TBW102 fallback for a topic the name server
-    does not know yet), each broker contributes at most that many queues.
+    does not know yet), each broker contributes at most that many queues and
+    no more than it has read queues, as Java's
+    ``getDefaultTopicRouteInfoFromNameServer`` caller rewrites the counts.
+    Raises :class:`~codec.errors.MalformedBodyError` for a route whose queues
+    cannot be read (a bad ``orderTopicConf``, a corrupt count).
     """
-    queues: list[MessageQueue] = []
-    if route.order_topic_conf:
-        for item in route.order_topic_conf.split(";"):
-            name, sep, nums = item.partition(":")
-            if sep and nums.strip().isdigit():
-                queues.extend(MessageQueue(topic, name.strip(), i) for i in range(int(nums)))
-        return TopicPublishInfo(topic, queues, route, order_topic=True)
-    masters = {b.broker_name: b for b in route.broker_datas if b.broker_addrs.get(0)}
-    for qd in sorted(route.queue_datas, key=lambda q: q.broker_name):
-        if not qd.perm & PermName.PERM_WRITE or qd.broker_name not in masters:
-            continue
-        count = qd.write_queue_nums
-        if clamp_queue_nums is not None:
-            count = min(count, clamp_queue_nums)
-        queues.extend(MessageQueue(topic, qd.broker_name, i) for i in range(count))
-    return TopicPublishInfo(topic, queues, route)
+    if clamp_queue_nums is not None:
+        route = replace(
+            route,
+            queue_datas=tuple(
+                replace(qd, read_queue_nums=n, write_queue_nums=n)
+                for qd in route.queue_datas
+                for n in (min(clamp_queue_nums, qd.read_queue_nums),)
+            ),
+        )
+    queues = [MessageQueue(topic, broker, qid) for broker, qid in topic_route_to_queues(topic, route, PermName.PERM_WRITE)]
+    return TopicPublishInfo(topic, queues, route, order_topic=bool(route.order_topic_conf))
+
+
+def subscribe_queues_from_route(topic: str, route: TopicRouteData) -> set[MessageQueue]:
+    """``topicRouteData2TopicSubscribeInfo``: the readable queues of a route,
+    on masters and slaves (:func:`~codec.body.topic_route_to_queues` with
+    ``PERM_READ``)."""
+    return {MessageQueue(topic, broker, qid) for broker, qid in topic_route_to_queues(topic, route, PermName.PERM_READ)}
 
 
 # 5.x MQFaultStrategy: latency (ms) at or above -> not available for (ms)

@@ -1,30 +1,75 @@
-"""``Producer``: the blocking facade over :class:`~client.producer.AsyncProducer`.
+"""Blocking facades over the asyncio clients: ``Producer`` and the kit to build more.
 
 For scripts and threads that do not run an event loop.  The async core runs
-on a private event-loop thread shared by every blocking producer of the
-process (so producers with the same client id share one client instance, as
-in Java); the thread starts with the first producer and stops when the last
+on a private event-loop thread shared by every blocking client of the
+process (so clients with the same client id share one client instance, as
+in Java); the thread starts with the first client and stops when the last
 one shuts down, so nothing is left running afterwards.
+
+A facade is derived from its async twin, not written again by hand:
+:class:`BlockingFacade` owns the loop thread, ``start`` / ``shutdown`` and
+the context manager, and :func:`blocking` turns each coroutine method of the
+core into a blocking method with the same signature and docstring.  A new
+facade is a few lines::
+
+    class PushConsumer(BlockingFacade[AsyncPushConsumer]):
+        \"\"\"A blocking push consumer; same options as AsyncPushConsumer.\"\"\"
+
+        _kind = "consumer"
+
+        def __init__(self, group: str, **options: Any) -> None:
+            super().__init__(AsyncPushConsumer(group, **options))
+
+        subscribe = blocking_call(AsyncPushConsumer.subscribe)   # a plain method
+        seek = blocking(AsyncPushConsumer.seek)                  # a coroutine method
+
+The core must have ``state`` and ``async start()`` / ``async shutdown()``.
+Plain methods wrapped with :func:`blocking_call` run on the loop thread once
+the facade started (so they never race the core's tasks) and directly
+before.  Results and exceptions come back unchanged; the facade adds one
+error of its own, when the loop thread does not answer within the call's
+``timeout`` (or :meth:`BlockingFacade._default_timeout`) plus
+:data:`BACKSTOP_SLACK`: the core enforces its own timeouts, so that only
+happens when the loop thread is stuck.  Calling a blocking method from the
+loop thread itself (from a callback the core runs) would wait for itself
+forever, so it raises :class:`~codec.errors.ClientError` instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import threading
-from collections.abc import Coroutine, Sequence
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeoutError
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from .codec.errors import RequestTimeoutError, ServiceStateError
+from .codec.errors import ClientError, RequestTimeoutError, ServiceStateError
 
 from .instance import ServiceState
-from .producer import AsyncProducer, Message, MessageQueue, SendResult
+from .producer import AsyncProducer
 
-__all__ = ["Producer"]
+__all__ = ["Producer", "BlockingFacade", "blocking", "blocking_call", "BACKSTOP_SLACK"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+#: seconds a blocking call waits beyond its own timeout before giving up on the loop thread
+BACKSTOP_SLACK = 5.0
+
+
+class _AsyncService(Protocol):
+    @property
+    def state(self) -> ServiceState: ...
+
+    async def start(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+C = TypeVar("C", bound=_AsyncService)
+F = TypeVar("F", bound="BlockingFacade[Any]")
 
 
 class _LoopThread:
@@ -37,6 +82,7 @@ class _LoopThread:
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> asyncio.AbstractEventLoop:
+        """The loop, started if this is its first user."""
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -55,6 +101,7 @@ class _LoopThread:
             return self._loop
 
     def release(self) -> None:
+        """One user less; the last one stops the loop and joins the thread."""
         with self._lock:
             self._users -= 1
             if self._users > 0 or self._loop is None:
@@ -67,11 +114,171 @@ class _LoopThread:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
+    def is_current(self) -> bool:
+        """True when called on the loop thread itself."""
+        return self._thread is not None and threading.current_thread() is self._thread
+
 
 _LOOP = _LoopThread()
 
 
-class Producer:
+class BlockingFacade(Generic[C]):
+    """The blocking twin of an async client ``core`` (see the module docstring)."""
+
+    #: what the messages call this client ("producer", "consumer" ...)
+    _kind = "client"
+
+    def __init__(self, core: C, *, loop_thread: _LoopThread | None = None) -> None:
+        self._core = core
+        self._loop_thread = loop_thread or _LOOP
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def core(self) -> C:
+        """The async twin (for inspection; call it only from its own loop)."""
+        return self._core
+
+    @property
+    def state(self) -> ServiceState:
+        """The service state (CREATE_JUST, RUNNING, SHUTDOWN_ALREADY, START_FAILED)."""
+        return self._core.state
+
+    def _default_timeout(self) -> float | None:
+        """The timeout of a call that passes none (None: wait as long as the core does)."""
+        return None
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, what: str = "call") -> T:
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise ServiceStateError(f"The {self._kind} service state not OK, {self._core.state.value}")
+        if self._loop_thread.is_current():
+            coro.close()
+            raise ClientError(
+                f"blocking {self._kind} {what}() called on the {self._kind}'s own event-loop thread "
+                "(from a callback?): it would wait for itself; use the async client there"
+            )
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            # wait() rather than result(timeout): since 3.11 the timeout's
+            # TimeoutError is the builtin one, which RequestTimeoutError (the
+            # core's own, with the address and request) subclasses
+            done, _ = concurrent.futures.wait([future], timeout)
+        except BaseException:  # KeyboardInterrupt: do not leave the call running
+            future.cancel()
+            raise
+        if not done:
+            future.cancel()
+            raise RequestTimeoutError(
+                f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
+                "(the loop thread is blocked or overloaded)"
+            )
+        return future.result()
+
+    def _run_plain(self, fn: Callable[[], T], what: str) -> T:
+        if self._loop is None:
+            return fn()
+
+        async def on_loop() -> T:
+            return fn()
+
+        return self._run(on_loop(), None, what)
+
+    def start(self) -> None:
+        """Start the core on the shared loop thread."""
+        if self._loop is not None:
+            raise ServiceStateError(
+                f"The {self._kind} service state not OK, maybe started once, {self._core.state.value}"
+            )
+        self._loop = self._loop_thread.acquire()
+        try:
+            self._run(self._core.start(), None, "start")
+        except BaseException:
+            self._loop = None
+            self._loop_thread.release()
+            raise
+
+    def shutdown(self) -> None:
+        """Shut the core down and release the loop thread; idempotent."""
+        if self._loop is None:
+            return
+        try:
+            self._run(self._core.shutdown(), None, "shutdown")
+        finally:
+            self._loop = None
+            self._loop_thread.release()
+
+    def __enter__(self: F) -> F:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.shutdown()
+
+
+
+def _backstop(facade: BlockingFacade[Any], kwargs: dict[str, Any]) -> float | None:
+    timeout = kwargs.get("timeout")
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        timeout = facade._default_timeout()
+    return None if timeout is None else float(timeout) + BACKSTOP_SLACK
+
+
+class _Blocking(Generic[P, T]):
+    """A facade method running the core's coroutine method on the loop thread."""
+
+    def __init__(self, method: Callable[..., Any], plain: bool) -> None:
+        self._method = method
+        self._plain = plain
+        self._name = method.__name__
+        functools.update_wrapper(self, method)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __call__(self, facade: BlockingFacade[Any], *args: Any, **kwargs: Any) -> Any:
+        """Called through the class: ``Producer.send(producer, msg)``."""
+        return self.__get__(facade)(*args, **kwargs)
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _Blocking[P, T]: ...
+
+    @overload
+    def __get__(self, instance: BlockingFacade[Any], owner: type | None = None) -> Callable[P, T]: ...
+
+    def __get__(self, instance: BlockingFacade[Any] | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        method, name, facade = self._method, self._name, instance
+
+        if self._plain:
+
+            @functools.wraps(method)
+            def call_plain(*args: Any, **kwargs: Any) -> Any:
+                return facade._run_plain(lambda: method(facade.core, *args, **kwargs), name)
+
+            return call_plain
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return facade._run(method(facade.core, *args, **kwargs), _backstop(facade, kwargs), name)
+
+        return call
+
+
+def blocking(method: Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]) -> _Blocking[P, T]:
+    """A blocking facade method from the core's coroutine method ``method``
+    (same parameters, same docstring, same result and exceptions)."""
+    return _Blocking(method, plain=False)
+
+
+def blocking_call(method: Callable[Concatenate[Any, P], T]) -> _Blocking[P, T]:
+    """A facade method from the core's plain method ``method``, run on the
+    loop thread once the facade started."""
+    return _Blocking(method, plain=True)
+
+
+class Producer(BlockingFacade[AsyncProducer]):
     """A blocking RocketMQ producer; same options as :class:`AsyncProducer`.
 
     ::
@@ -80,85 +287,31 @@ class Producer:
             result = producer.send(Message("TopicTest", b"hello"))
     """
 
+    _kind = "producer"
+
     def __init__(self, group: str, **options: Any) -> None:
-        self._async = AsyncProducer(group, **options)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(AsyncProducer(group, **options))
 
     def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncProducer", "Producer", 1)
+        return repr(self._core).replace("AsyncProducer", "Producer", 1)
 
-    @property
-    def state(self) -> ServiceState:
-        """The service state (CREATE_JUST, RUNNING, SHUTDOWN_ALREADY, START_FAILED)."""
-        return self._async.state
+    def _default_timeout(self) -> float | None:
+        return self._core._opts.send_timeout
 
     @property
     def group(self) -> str:
-        return self._async.group
+        return self._core.group
 
     @property
     def client_id(self) -> str:
-        return self._async.client_id
+        return self._core.client_id
 
     @property
     def async_producer(self) -> AsyncProducer:
         """The async core (for inspection; call it only from its own loop)."""
-        return self._async
+        return self._core
 
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        if self._loop is None:
-            coro.close()
-            raise ServiceStateError(f"The producer service state not OK, {self._async.state.value}")
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            # the async core enforces its own timeouts; this is only a backstop
-            return future.result(None if timeout is None else timeout + 5.0)
-        except FutureTimeoutError:
-            future.cancel()
-            raise RequestTimeoutError("the producer's event loop did not answer in time") from None
-
-    def start(self) -> None:
-        """Start the producer (see :meth:`AsyncProducer.start`)."""
-        if self._loop is not None:
-            raise ServiceStateError(f"The producer service state not OK, maybe started once, {self._async.state.value}")
-        self._loop = _LOOP.acquire()
-        try:
-            self._run(self._async.start())
-        except BaseException:
-            loop, self._loop = self._loop, None
-            if loop is not None:
-                _LOOP.release()
-            raise
-
-    def send(self, msg: Message, *, queue: MessageQueue | None = None, timeout: float | None = None) -> SendResult:
-        """Send and wait for the result (see :meth:`AsyncProducer.send`)."""
-        return self._run(self._async.send(msg, queue=queue, timeout=timeout), timeout or self._async._opts.send_timeout)
-
-    def send_oneway(self, msg: Message, *, queue: MessageQueue | None = None) -> None:
-        """Send without waiting for an answer (see :meth:`AsyncProducer.send_oneway`)."""
-        self._run(self._async.send_oneway(msg, queue=queue), self._async._opts.send_timeout)
-
-    def send_batch(self, messages: Sequence[Message], *, queue: MessageQueue | None = None, timeout: float | None = None) -> SendResult:
-        """Send a batch (see :meth:`AsyncProducer.send_batch`)."""
-        return self._run(self._async.send_batch(messages, queue=queue, timeout=timeout), timeout or self._async._opts.send_timeout)
-
-    def fetch_publish_queues(self, topic: str) -> list[MessageQueue]:
-        """The queues of ``topic`` (for orderly sends with ``queue=``)."""
-        return self._run(self._async.fetch_publish_queues(topic))
-
-    def shutdown(self) -> None:
-        """Unregister and release everything; idempotent."""
-        if self._loop is None:
-            return
-        try:
-            self._run(self._async.shutdown())
-        finally:
-            self._loop = None
-            _LOOP.release()
-
-    def __enter__(self) -> Producer:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.shutdown()
+    send = blocking(AsyncProducer.send)
+    send_oneway = blocking(AsyncProducer.send_oneway)
+    send_batch = blocking(AsyncProducer.send_batch)
+    fetch_publish_queues = blocking(AsyncProducer.fetch_publish_queues)

@@ -30,10 +30,30 @@ log = logging.getLogger(__name__)
 #: ``"broker"`` (the frame recorder).
 FrameObserver = Callable[[str, str, str, bytes], None]
 
-#: Answers a request the server started (``CHECK_TRANSACTION_STATE`` ...);
-#: returning None sends REQUEST_CODE_NOT_SUPPORTED, as Java does for codes
-#: without a processor.
-RequestHandler = Callable[[RemotingCommand], "RemotingCommand | None"]
+#: ``on_request(connection, request)`` takes a request the server started
+#: (``NOTIFY_CONSUMER_IDS_CHANGED``, ``CHECK_TRANSACTION_STATE`` ...) and
+#: answers it, now or later, with :meth:`Connection.send_response`.  Without
+#: one, every such request gets REQUEST_CODE_NOT_SUPPORTED, as Java answers
+#: codes without a processor; a handler that raises gets SYSTEM_ERROR sent.
+RequestHandler = Callable[["Connection", RemotingCommand], None]
+
+
+_PLAIN_TO_TLS_HINT = "if the server uses TLS, connect with ssl=True (or an ssl.SSLContext)"
+_TLS_TO_PLAIN_HINT = "the TLS handshake failed: if the server does not use TLS, connect without ssl="
+
+
+def _looks_like_tls(data: bytes) -> bool:
+    # a TLS record: content type handshake (22) or alert (21), version 3.x;
+    # as a RocketMQ length prefix that would be a 350 MB frame
+    return len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03
+
+
+def _handshake_failure(exc: BaseException) -> bool:
+    # a refused connection never reached the handshake, and a certificate
+    # error means the peer does speak TLS
+    if isinstance(exc, _ssl.SSLCertVerificationError) or isinstance(exc, ConnectionRefusedError):
+        return False
+    return isinstance(exc, (_ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError))
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -84,6 +104,9 @@ class Connection:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = self._loop.create_future()
+        self._tls = False
+        self._received_any = False
+        self._peer_speaks_tls = False
 
     @property
     def closed(self) -> bool:
@@ -102,7 +125,11 @@ class Connection:
         except asyncio.TimeoutError:
             raise ConnectError(self.addr, f"no connection within {timeout:g} s") from None
         except (OSError, _ssl.SSLError) as exc:
-            raise ConnectError(self.addr, str(exc) or type(exc).__name__) from None
+            reason = str(exc) or type(exc).__name__
+            if ssl is not None and _handshake_failure(exc):
+                reason += f"; {_TLS_TO_PLAIN_HINT}"
+            raise ConnectError(self.addr, reason) from None
+        self._tls = ssl is not None
         self._transport = transport  # type: ignore[assignment, unused-ignore]
         log.debug("connected to %s %s%s", self.role, self.addr, " (TLS)" if ssl else "")
 
@@ -141,6 +168,13 @@ class Connection:
 
     # -- events from the socket
     def _data_received(self, data: bytes) -> None:
+        if not self._received_any and data:
+            self._received_any = True
+            if not self._tls and _looks_like_tls(data):
+                self._peer_speaks_tls = True
+                log.warning("closing %s: it answered with TLS; %s", self.addr, _PLAIN_TO_TLS_HINT)
+                self.close()
+                return
         if self._observer is not None:
             self._observe_in(data)
         try:
@@ -179,20 +213,34 @@ class Connection:
             del raw[:size]
 
     def _answer(self, request: RemotingCommand) -> None:
-        response = None
         if self._on_request is not None:
             try:
-                response = self._on_request(request)
-            except Exception:  # a handler bug must not kill the connection
+                self._on_request(self, request)
+                return
+            except Exception as exc:  # a handler bug must not kill the connection
                 log.exception("request handler failed for code %d", request.code)
-        if request.is_oneway:
-            return
-        if response is None:
+                response = request.reply(ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
+        else:
             response = request.reply(
                 ResponseCode.REQUEST_CODE_NOT_SUPPORTED, f" request type {request.code} not supported"
             )
-        if not self.closed and self._transport is not None:
-            self._write(self._session.send_response(response), response)
+        if not request.is_oneway:
+            self.send_response(response)
+
+    def send_response(self, response: RemotingCommand) -> bool:
+        """Answer a request the peer started (``response`` carries its
+        opaque, e.g. made with ``request.reply(...)``).  False when the
+        connection has closed meanwhile: the answer is dropped, as Java's
+        is when the channel is gone."""
+        if self.closed or self._transport is None or self._transport.is_closing():
+            log.debug("dropping the answer to opaque %d: connection to %s is closed", response.opaque, self.addr)
+            return False
+        try:
+            frame = self._session.send_response(response)
+        except ConnectionClosedError:
+            return False
+        self._write(frame, response)
+        return True
 
     def _fire_timer(self) -> None:
         self._timer = None
@@ -222,6 +270,9 @@ class Connection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        hint = self._close_hint()
+        if hint is not None:
+            exc = ConnectionClosedError(f"{exc}; {hint}" if exc else hint)
         for event in self._session.connection_lost(exc):
             self._fail(event.opaque, event.error)
         # anything still waiting (defensive: the session owns the truth)
@@ -230,6 +281,15 @@ class Connection:
                 waiter.set_exception(ConnectionClosedError(f"connection to {self.addr} closed"))
         if not self._closed.done():
             self._closed.set_result(None)
+
+    def _close_hint(self) -> str | None:
+        # A TLS/plaintext mismatch shows only as a closed connection: the
+        # peer gives up on bytes it cannot read, so say what is likely.
+        if self._peer_speaks_tls:
+            return f"{self.addr} answered with TLS; {_PLAIN_TO_TLS_HINT}"
+        if not self._tls and not self._received_any and self._session.pending:
+            return f"nothing came back before it closed; {_PLAIN_TO_TLS_HINT}"
+        return None
 
     # -- closing
     def close(self, exc: BaseException | None = None) -> None:

@@ -491,3 +491,28 @@ def test_quote_integer_keys_never_changes_valid_json(text: str) -> None:
     except ValueError:
         return
     assert quote_integer_keys(text) == text
+
+
+def test_route_to_queues_with_read_permission_is_topic_route_data_2_topic_subscribe_info() -> None:
+    from rmqwire.codec.body import topic_route_to_queues
+
+    route = TopicRouteData(
+        (
+            QueueData("broker-b", 2, 8, 6),
+            QueueData("broker-a", 3, 1, int(PermName.PERM_READ)),
+            QueueData("broker-c", 4, 4, int(PermName.PERM_WRITE)),  # write-only: not readable
+            QueueData("broker-d", 1, 1, 6),  # slave only: still readable
+        ),
+        (broker("broker-a", 0), broker("broker-b", 0), broker("broker-c", 0), broker("broker-d", 1)),
+        order_topic_conf="broker-x:2",
+    )
+    assert topic_route_to_queues("T", route, PermName.PERM_READ) == [
+        ("broker-a", 0), ("broker-a", 1), ("broker-a", 2), ("broker-b", 0), ("broker-b", 1), ("broker-d", 0),
+    ]  # fmt: skip
+    assert topic_route_to_queues("T", route) == topic_route_to_publish_queues("T", route) == [
+        ("broker-x", 0), ("broker-x", 1),
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        topic_route_to_queues("T", route, PermName.PERM_READ | PermName.PERM_WRITE)
+    with pytest.raises(MalformedBodyError):
+        topic_route_to_queues("T", TopicRouteData((QueueData("b", 2**31 - 1, 1, 6),), (broker("b", 0),)), PermName.PERM_READ)

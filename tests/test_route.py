@@ -93,3 +93,48 @@ def test_a_fast_success_clears_the_fault_window() -> None:
     assert not tracker.is_available("a", now=1.0)
     tracker.update("a", 5, isolated=False, now=1.0)
     assert tracker.is_available("a", now=1.0)
+
+
+# --------------------------------------------------------------------------- one route-to-queues function
+
+
+def test_subscribe_queues_are_the_readable_ones_on_masters_and_slaves() -> None:
+    from rmqwire.route import subscribe_queues_from_route
+
+    data = TopicRouteData(
+        queue_datas=(
+            QueueData("rw", 3, 1, 6, 0),
+            QueueData("write-only", 4, 4, 2, 0),
+            QueueData("slave-only", 2, 2, 4, 0),
+        ),
+        broker_datas=(
+            BrokerData("c", "rw", {0: "127.0.0.1:1"}),
+            BrokerData("c", "write-only", {0: "127.0.0.1:2"}),
+            BrokerData("c", "slave-only", {1: "127.0.0.1:3"}),
+        ),
+        order_topic_conf="rw:1",  # plays no part in the subscribe queues
+    )
+    assert subscribe_queues_from_route("T", data) == {
+        MessageQueue("T", "rw", 0), MessageQueue("T", "rw", 1), MessageQueue("T", "rw", 2),
+        MessageQueue("T", "slave-only", 0), MessageQueue("T", "slave-only", 1),
+    }  # fmt: skip
+
+
+def test_publish_queues_sort_broker_names_as_java_and_refuse_bad_order_conf() -> None:
+    from rmqwire.codec.errors import MalformedBodyError
+
+    info = publish_info_from_route("T", route(("\uff5e", 1, 6, True), ("\U0001f600", 1, 6, True), ("B", 1, 6, True)))
+    assert [q.broker_name for q in info.queues] == ["B", "\U0001f600", "\uff5e"]
+    with pytest.raises(MalformedBodyError):
+        publish_info_from_route("T", TopicRouteData((), (), order_topic_conf="broker-a:x"))
+    with pytest.raises(MalformedBodyError):
+        publish_info_from_route("T", route(("a", 2**31 - 1, 6, True)))
+
+
+def test_tbw102_clamp_takes_the_smaller_of_the_default_and_the_read_queues() -> None:
+    # Java: min(defaultTopicQueueNums, readQueueNums) for both counts
+    data = TopicRouteData(
+        queue_datas=(QueueData("a", 2, 8, 6, 0),), broker_datas=(BrokerData("c", "a", {0: "127.0.0.1:1"}),)
+    )
+    assert len(publish_info_from_route("New", data, clamp_queue_nums=4).queues) == 2
+    assert len(publish_info_from_route("New", data).queues) == 8

@@ -7,7 +7,8 @@ writes them with fastjson).
 * :mod:`.running_info`, :mod:`.consume_directly`: the answers a client gives to
   ``GET_CONSUMER_RUNNING_INFO`` (307) and ``CONSUME_MESSAGE_DIRECTLY`` (309);
 * :mod:`.route`: the ``GET_ROUTEINFO_BY_TOPIC`` (105) response body,
-  ``TopicRouteData``, and the publish queues a producer derives from it.
+  ``TopicRouteData``, and the queues a producer (write) or consumer (read)
+  derives from it.
 
 Bodies are frozen dataclasses with ``to_json`` / ``from_json``; reading
 raises only :class:`~codec.errors.MalformedBodyError`, writing only
@@ -29,6 +30,7 @@ from .route import (
     TopicRouteData,
     quote_integer_keys,
     topic_route_to_publish_queues,
+    topic_route_to_queues,
 )
 
 __all__ = [
@@ -54,4 +56,5 @@ __all__ = [
     "ConsumeMessageDirectlyResult",
     "CMResult",
     "topic_route_to_publish_queues",
+    "topic_route_to_queues",
 ]

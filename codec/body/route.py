@@ -2,8 +2,8 @@
 
 Mirrors ``org.apache.rocketmq.remoting.protocol.route`` (4.9.x:
 ``common.protocol.route``): ``TopicRouteData``, ``QueueData``, ``BrokerData``,
-``PermName``, and the publish half of
-``MQClientInstance.topicRouteData2TopicPublishInfo`` (``protocol.md`` 7).
+``PermName``, and the queue lists of
+``MQClientInstance.topicRouteData2TopicPublishInfo`` / ``topicRouteData2TopicSubscribeInfo`` (``protocol.md`` 7).
 
 The shape is forced by fastjson.  ``BrokerData.brokerAddrs`` is a
 ``HashMap<Long, String>``, and fastjson's default output writes such keys
@@ -54,13 +54,14 @@ __all__ = [
     "MASTER_ID",
     "MAX_QUEUE_NUMS",
     "quote_integer_keys",
+    "topic_route_to_queues",
     "topic_route_to_publish_queues",
 ]
 
 #: ``MixAll.MASTER_ID``: the broker id of a master in ``brokerAddrs``.
 MASTER_ID: Final = 0
 
-#: The most queues :func:`topic_route_to_publish_queues` makes for one
+#: The most queues :func:`topic_route_to_queues` makes for one
 #: broker.  Java has no such limit, but a corrupt count must not make us
 #: allocate billions of entries; real topics have a few dozen at most.
 MAX_QUEUE_NUMS: Final = 65536
@@ -320,29 +321,57 @@ def _order_topic_queues(topic: str, conf: str) -> list[tuple[str, int]]:
     return queues
 
 
-def topic_route_to_publish_queues(topic: str, route: TopicRouteData) -> list[tuple[str, int]]:
-    """The ``(broker name, queue id)`` pairs a producer of ``topic`` may send
-    to, in Java's order (``topicRouteData2TopicPublishInfo``, ``protocol.md`` 7.3).
+def topic_route_to_queues(
+    topic: str, route: TopicRouteData, perm: PermName = PermName.PERM_WRITE
+) -> list[tuple[str, int]]:
+    """The ``(broker name, queue id)`` pairs of ``topic`` a client may use
+    with ``perm``, in Java's order (``protocol.md`` 7.3).
 
-    With a non-empty ``orderTopicConf`` (``"brokerA:4;brokerB:4"``) the
-    queues are those, in that order.  Otherwise: queue datas sorted by broker
-    name; only those with ``PERM_WRITE`` whose broker has a master (id 0);
-    queue ids ``0 .. writeQueueNums-1``.  :class:`~codec.errors.MalformedBodyError`
-    for an unreadable ``orderTopicConf`` or more than :data:`MAX_QUEUE_NUMS`
-    queues on one broker.
+    ``PERM_WRITE``, a producer's queues (``topicRouteData2TopicPublishInfo``):
+    with a non-empty ``orderTopicConf`` (``"brokerA:4;brokerB:4"``) the queues
+    are those, in that order.  Otherwise: queue datas sorted by broker name
+    (as Java's ``String.compareTo``); only those with ``PERM_WRITE`` whose
+    broker has a master (id 0); queue ids ``0 .. writeQueueNums-1``.
+
+    ``PERM_READ``, a consumer's queues (``topicRouteData2TopicSubscribeInfo``):
+    every queue data with ``PERM_READ``, master or not (a consumer may pull
+    from a slave), queue ids ``0 .. readQueueNums-1``; ``orderTopicConf``
+    plays no part.  Java returns a ``HashSet``; here the list is in the same
+    sorted order, without duplicates.
+
+    :class:`~codec.errors.MalformedBodyError` for an unreadable
+    ``orderTopicConf`` or more than :data:`MAX_QUEUE_NUMS` queues on one
+    broker; ``ValueError`` for a ``perm`` that is not exactly one of the two.
     """
-    if route.order_topic_conf:
-        return _order_topic_queues(topic, route.order_topic_conf)
-    brokers: dict[str, BrokerData] = {}
-    for broker in route.broker_datas:
-        brokers.setdefault(broker.broker_name, broker)  # Java takes the first match
-    queues: list[tuple[str, int]] = []
-    for qd in sorted(route.queue_datas, key=lambda q: _java_order(q.broker_name)):
-        if not qd.perm & PermName.PERM_WRITE:
-            continue
-        broker_data = brokers.get(qd.broker_name)
-        if broker_data is None or MASTER_ID not in broker_data.broker_addrs:
-            continue
-        count = _queue_count(qd.write_queue_nums, topic, qd.broker_name)
-        queues.extend((qd.broker_name, i) for i in range(count))
-    return queues
+    if perm == PermName.PERM_WRITE:
+        if route.order_topic_conf:
+            return _order_topic_queues(topic, route.order_topic_conf)
+        brokers: dict[str, BrokerData] = {}
+        for broker in route.broker_datas:
+            brokers.setdefault(broker.broker_name, broker)  # Java takes the first match
+        queues: list[tuple[str, int]] = []
+        for qd in sorted(route.queue_datas, key=lambda q: _java_order(q.broker_name)):
+            if not qd.perm & PermName.PERM_WRITE:
+                continue
+            broker_data = brokers.get(qd.broker_name)
+            if broker_data is None or MASTER_ID not in broker_data.broker_addrs:
+                continue
+            count = _queue_count(qd.write_queue_nums, topic, qd.broker_name)
+            queues.extend((qd.broker_name, i) for i in range(count))
+        return queues
+    if perm == PermName.PERM_READ:
+        seen: dict[tuple[str, int], None] = {}
+        for qd in sorted(route.queue_datas, key=lambda q: _java_order(q.broker_name)):
+            if not qd.perm & PermName.PERM_READ:
+                continue
+            count = _queue_count(qd.read_queue_nums, topic, qd.broker_name)
+            seen.update(((qd.broker_name, i), None) for i in range(count))
+        return list(seen)
+    raise ValueError(f"perm must be PermName.PERM_WRITE or PermName.PERM_READ, not {perm!r}")
+
+
+def topic_route_to_publish_queues(topic: str, route: TopicRouteData) -> list[tuple[str, int]]:
+    """A producer's queues: ``topic_route_to_queues(topic, route, PermName.PERM_WRITE)``
+    (kept for the callers that predate the ``perm`` parameter)."""
+    return topic_route_to_queues(topic, route, PermName.PERM_WRITE)
+
