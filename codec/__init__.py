@@ -76,6 +76,7 @@ from .message import (
     parse_unique_id,
 )
 from .session import BufferBudget, ClientSession, ServerSession
+from .store import MessageExt, decode_messages, encode_message, message_record_length
 from .stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
 __all__ = [
@@ -160,6 +161,11 @@ __all__ = [
     "build_subscription",
     "tag_hash_code",
     "tags_match",
+    # stored messages (pull bodies)
+    "MessageExt",
+    "decode_messages",
+    "encode_message",
+    "message_record_length",
     # ACL
     "Credentials",
     "sign",

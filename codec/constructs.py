@@ -35,6 +35,7 @@ dict-mode code it stands in front of.
 from __future__ import annotations
 
 import io
+import ipaddress
 import itertools
 import json
 import json.encoder
@@ -82,6 +83,10 @@ __all__ = [
     "StringMap",
     "JsonHeader",
     "Reject",
+    "Leaf",
+    "Utf8Text",
+    "HostPort",
+    "pack_host_port",
     "compile_buffer",
     "compile_bound",
     "BufferCodec",
@@ -318,6 +323,106 @@ class StringMap(Construct):  # type: ignore[misc]
         data = self.build_bytes(obj, context)
         stream_write(stream, data, len(data), path)
         return obj
+
+
+class Leaf(Construct):  # type: ignore[misc]
+    """A construct with one implementation for every path: ``parse_at(data,
+    pos, end, this) -> (value, pos)`` and ``build_bytes(obj, this) -> bytes``.
+
+    ``this`` is the record read so far (a dict in compiled code, a
+    ``Container`` interpreted), so a leaf may depend on an earlier field.
+    Subclasses raise their own :mod:`codec.errors` class on bad input.
+    """
+
+    def parse_at(self, data: bytes, pos: int, end: int, this: Any) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    def build_bytes(self, obj: Any, this: Any) -> bytes:
+        raise NotImplementedError
+
+    def _parse(self, stream: Any, context: Any, path: str) -> Any:
+        return _interpret_leaf(self, stream, context)
+
+    def _build(self, obj: Any, stream: Any, context: Any, path: str) -> Any:
+        data = self.build_bytes(obj, context)
+        stream_write(stream, data, len(data), path)
+        return obj
+
+
+class Utf8Text(Leaf):
+    """The rest of its range as UTF-8 text (wrap it in :class:`Sized`)."""
+
+    def __init__(self, error: type[CodecError], what: str) -> None:
+        super().__init__()
+        self.error = error
+        self.what = what
+
+    def parse_at(self, data: bytes, pos: int, end: int, this: Any) -> tuple[str, int]:
+        try:
+            return data[pos:end].decode("utf-8"), end
+        except UnicodeDecodeError as exc:
+            raise self.error(f"{self.what}: invalid UTF-8 ({exc.reason})") from None
+
+    def build_bytes(self, obj: str, this: Any) -> bytes:
+        if type(obj) is not str:
+            raise EncodeError(f"{self.what} must be a str, not {type(obj).__name__}")
+        try:
+            return obj.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise EncodeError(f"{self.what}: not encodable as UTF-8 ({exc.reason})") from None
+
+
+_PORT = struct.Struct(">i")
+
+
+class HostPort(Leaf):
+    """A socket address as Java's ``ByteBuffer`` holds it: the IP address (4
+    bytes, or 16 when ``flag`` is set in the record's ``flag_field``) and an
+    int32 port; the value is ``"ip:port"`` (``"[ip6]:port"`` for IPv6)."""
+
+    def __init__(self, flag_field: str, flag: int, error: type[CodecError], what: str) -> None:
+        super().__init__()
+        self.flag_field = flag_field
+        self.flag = flag
+        self.error = error
+        self.what = what
+
+    def size(self, this: Any) -> int:
+        return 20 if this[self.flag_field] & self.flag else 8
+
+    def parse_at(self, data: bytes, pos: int, end: int, this: Any) -> tuple[str, int]:
+        if this[self.flag_field] & self.flag:
+            if pos + 20 > end:
+                raise self.error(f"{self.what}: record truncated ({end - pos} of 20 bytes)")
+            port = _PORT.unpack_from(data, pos + 16)[0]
+            return f"[{ipaddress.IPv6Address(data[pos:pos + 16])}]:{port}", pos + 20
+        if pos + 8 > end:
+            raise self.error(f"{self.what}: record truncated ({end - pos} of 8 bytes)")
+        a, b, c, d = data[pos : pos + 4]
+        return f"{a}.{b}.{c}.{d}:{_PORT.unpack_from(data, pos + 4)[0]}", pos + 8
+
+    def build_bytes(self, obj: str, this: Any) -> bytes:
+        return pack_host_port(obj, bool(this[self.flag_field] & self.flag), self.what)
+
+
+def pack_host_port(host_port: str, v6: bool, what: str = "host") -> bytes:
+    """``"ip:port"`` (or ``"[ip6]:port"``) as address bytes plus an int32
+    port; ``v6`` says which family the record declares.  Raises
+    :class:`EncodeError` for anything else."""
+    if type(host_port) is not str:
+        raise EncodeError(f"{what} must be an 'ip:port' str, not {type(host_port).__name__}")
+    host, sep, port_text = host_port.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        address = ipaddress.ip_address(host)
+        port = int(port_text, 10)
+    except ValueError:
+        raise EncodeError(f"{what} must be 'ip:port', not {host_port!r}") from None
+    if not sep or not 0 <= port <= 0xFFFF:
+        raise EncodeError(f"{what} must be 'ip:port' with a port 0..65535, not {host_port!r}")
+    if (address.version == 6) != v6:
+        raise EncodeError(f"{what} {host_port!r} is IPv{address.version} but sysFlag says IPv{6 if v6 else 4}")
+    return address.packed + _PORT.pack(port)
 
 
 # --------------------------------------------------------------------------- JSON header
@@ -807,6 +912,10 @@ def _fixed_format(sc: Construct) -> str | None:
     return None
 
 
+#: Leaf constructs the generated code calls, by number (kept alive here).
+_LEAVES: dict[int, Construct] = {}
+
+
 class _BufferEmitter:
     """Emits buffer-mode parse/build functions for a schema into a CodeGen."""
 
@@ -835,8 +944,17 @@ class _BufferEmitter:
         self.code.parsercache[key] = name
         return name
 
+    def _leaf(self, sc: Leaf, method: str) -> str:
+        key = len(_LEAVES)
+        _LEAVES[key] = sc
+        name = self._alias(f"leaf_{method}")
+        self.code.append(f"from {__name__} import _LEAVES\n{name} = _LEAVES[{key}].{method}")
+        return name
+
     def _parse(self, sc: Construct) -> str:
         code = self.code
+        if isinstance(sc, Leaf):
+            return self._leaf(sc, "parse_at")
         if isinstance(sc, StringMap):
             return "_parse_string_map"
         if isinstance(sc, JsonHeader):
@@ -1010,6 +1128,8 @@ class _BufferEmitter:
 
     def _build(self, sc: Construct) -> str:
         code = self.code
+        if isinstance(sc, Leaf):
+            return self._leaf(sc, "build_bytes")
         if isinstance(sc, StringMap):
             return "_build_string_map"
         if isinstance(sc, JsonHeader):

@@ -49,6 +49,7 @@ from ..codec.message import (
     decompress_body,
     encode_properties,
 )
+from ..codec.store import message_record_length
 
 __all__ = ["StoredMessage", "MessageDraft", "MessageStore", "ArrivalListener", "record_length"]
 
@@ -57,20 +58,8 @@ log = logging.getLogger(__name__)
 _COMPRESSED: Final = int(MessageSysFlag.COMPRESSED_FLAG)
 _BORN_V6: Final = int(MessageSysFlag.BORNHOST_V6_FLAG)
 _STORE_V6: Final = int(MessageSysFlag.STOREHOSTADDRESS_V6_FLAG)
-# CommitLog.calMsgLength with IPv4 hosts, less body, topic and properties:
-# 4 total + 4 magic + 4 body CRC + 4 queue id + 4 flag + 8 queue offset
-# + 8 physical offset + 4 sysFlag + 8 born time + 8 born host + 8 store time
-# + 8 store host + 4 reconsume times + 8 prepared offset + 4 body length
-# + 1 topic length + 2 properties length.
-# TODO: take it from the codec's stored-message record once that lands.
-_FIXED_IPV4: Final = 91
-_V6_EXTRA: Final = 12  # a 16-byte address instead of 4
-
-
-def record_length(sys_flag: int, body_size: int, topic_size: int, properties_size: int) -> int:
-    """``CommitLog.calMsgLength``: the bytes of one stored-message record."""
-    extra = (_V6_EXTRA if sys_flag & _BORN_V6 else 0) + (_V6_EXTRA if sys_flag & _STORE_V6 else 0)
-    return _FIXED_IPV4 + extra + body_size + topic_size + properties_size
+#: ``CommitLog.calMsgLength``: the bytes of one stored-message record.
+record_length = message_record_length
 
 
 def _is_ipv6(host_port: str) -> bool:
