@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .instance import ServiceState
     from .inner import ConsumerInner, ProducerInner
     from .producer import AsyncProducer, MessageQueueSelector
+    from .request_reply import ReplyMessage, create_reply_message
     from .selector import select_message_queue_by_hash, select_message_queue_by_random
     from .sync import BlockingFacade, Producer
     from .types import (
@@ -57,6 +58,8 @@ __all__ = [
     "BlockingFacade",
     "ConsumerInner",
     "ProducerInner",
+    "create_reply_message",
+    "ReplyMessage",
 ]
 
 __version__ = "0.1.0"
@@ -83,6 +86,8 @@ _EXPORTS = {
     "BlockingFacade": ".sync",
     "ConsumerInner": ".inner",
     "ProducerInner": ".inner",
+    "create_reply_message": ".request_reply",
+    "ReplyMessage": ".request_reply",
 }
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from .codec.acl import Credentials
 from .codec.body import TopicRouteData
 from .codec.command import RemotingCommand
-from .codec.enums import LanguageCode, ResponseCode, SerializeType
+from .codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
 from .codec.errors import (
     BrokerError,
     ClientError,
@@ -58,6 +58,8 @@ from .codec.message import (
     validate_topic,
 )
 
+from . import request_reply
+from .codec.store import MessageExt
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
@@ -105,6 +107,8 @@ class _SendRequest:
     selector: MessageQueueSelector | None = None
     message: Message | None = None
     arg: Any = None
+    #: a reply (``MSG_TYPE`` reply): sent as SEND_REPLY_MESSAGE(_V2)
+    reply: bool = False
 
 
 _STATUS_BY_CODE = {
@@ -494,6 +498,7 @@ class AsyncProducer:
             selector=selector,
             message=msg if selector is not None else None,
             arg=arg,
+            reply=request_reply.is_reply(props),
         )
 
     @staticmethod
@@ -536,6 +541,32 @@ class AsyncProducer:
         result = await self._send(request, timeout)
         assert result is not None
         return result
+
+    async def request(
+        self,
+        msg: Message,
+        timeout: float = 3.0,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> MessageExt:
+        """Send ``msg`` as a request and return the reply (Java's
+        ``request(msg, timeout)``; request-reply messaging).
+
+        The message goes out as :meth:`send` sends it, with the properties
+        ``CORRELATION_ID`` (a new UUID), ``REPLY_TO_CLIENT`` (this client's
+        id) and ``TTL`` (``timeout`` in ms); a replier answers with
+        :func:`~rmqwire.create_reply_message`, and the broker pushes the reply
+        back here.  ``timeout`` (seconds) bounds the send and the wait
+        together; ``queue`` / ``selector`` / ``arg`` as for :meth:`send`.
+
+        Returns the reply as a :class:`~rmqwire.codec.MessageExt` (``body``,
+        ``properties``).  Raises what :meth:`send` raises when the request
+        cannot be sent, and :class:`~codec.errors.ReplyTimeoutError` (naming
+        the correlation id and the timeout) when no reply comes in time.
+        """
+        return await request_reply.request(self, msg, timeout, queue=queue, selector=selector, arg=arg)
 
     async def send_oneway(
         self,
@@ -700,7 +731,10 @@ class AsyncProducer:
             broker_name=mq.broker_name,
         )
         v2 = self._opts.use_v2 or request.batch
-        cmd = instance.make_request(header.request_code(v2), header.to_ext_fields(v2), request.body, oneway=request.oneway)
+        code = header.request_code(v2)
+        if request.reply:  # MQClientAPIImpl.sendMessage: by the message's MSG_TYPE
+            code = RequestCode.SEND_REPLY_MESSAGE_V2 if v2 else RequestCode.SEND_REPLY_MESSAGE
+        cmd = instance.make_request(code, header.to_ext_fields(v2), request.body, oneway=request.oneway)
         if request.oneway:
             await instance.invoke_oneway(addr, cmd, timeout)
             return None

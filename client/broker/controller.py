@@ -25,7 +25,7 @@ from .client_manager import ClientManager
 from .config import SERVER_VERSION, ClusterConfig
 from .dispatch import Dispatcher, RequestPipeline
 from .processor import Channel, ProcessorRegistry
-from .processors import AdminBrokerProcessor, ClientManageProcessor, SendMessageProcessor
+from .processors import AdminBrokerProcessor, ClientManageProcessor, ReplyMessageProcessor, SendMessageProcessor
 from .server import RemotingListener, ServerConnection, TaskSet
 from .store import MessageStore
 from .topics import TopicTable
@@ -95,6 +95,9 @@ class BrokerController:
         SendMessageProcessor(self).register(self.registry)
         ClientManageProcessor(self).register(self.registry)
         AdminBrokerProcessor(self).register(self.registry)
+        #: SEND_REPLY_MESSAGE(_V2); ``reply.store_reply_message`` is ``storeReplyMessageEnable``
+        self.reply = ReplyMessageProcessor(self)
+        self.reply.register(self.registry)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
         self.listener = RemotingListener(

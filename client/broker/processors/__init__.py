@@ -5,6 +5,7 @@ processor class; each registers itself with a server's
 
 from .admin import AdminBrokerProcessor
 from .client_manage import ClientManageProcessor
+from .reply import ReplyMessageProcessor
 from .send import SendMessageProcessor
 
-__all__ = ["AdminBrokerProcessor", "ClientManageProcessor", "SendMessageProcessor"]
+__all__ = ["AdminBrokerProcessor", "ClientManageProcessor", "ReplyMessageProcessor", "SendMessageProcessor"]
