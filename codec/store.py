@@ -129,7 +129,7 @@ class Inflated(Leaf):
         return _bytes_of(obj)
 
     @staticmethod
-    def fast_parse(data: bytes, pos: int, end: int, *needed: Any) -> tuple[bytes, int]:  # type: ignore[override]
+    def fast_parse(data: bytes, pos: int, end: int, *needed: Any) -> tuple[bytes, int]:
         return decompress_body(data[pos:end], needed[0]), end
 
 
