@@ -287,6 +287,23 @@ def test_a_reply_to_a_vanished_requester_is_refused_naming_it() -> None:
     run(scenario)
 
 
+def test_a_push_the_requester_refuses_fails_the_reply() -> None:
+    async def scenario(broker: LocalBroker) -> None:
+        # a client that never requested anything has no 326 processor: it
+        # answers REQUEST_CODE_NOT_SUPPORTED, and the broker tells the replier
+        async with producer_for(broker, "bystander-group") as bystander, producer_for(
+            broker, "replier-group", retry_times_when_send_failed=0
+        ) as replier:
+            forged = Message(
+                "T", b"x", properties={"CLUSTER": CLUSTER_NAME, "REPLY_TO_CLIENT": bystander.client_id, "CORRELATION_ID": "c"}
+            )
+            with pytest.raises(BrokerSystemError) as caught:
+                await replier.send(create_reply_message(forged, b"unwanted"))
+        assert caught.value.remark == f"push reply message to {bystander.client_id}fail."  # sic, as Java
+
+    run(scenario)
+
+
 def test_a_reply_without_reply_to_client_is_refused_naming_the_property() -> None:
     async def scenario(broker: LocalBroker) -> None:
         async with producer_for(broker, "replier-group", retry_times_when_send_failed=0) as replier:
