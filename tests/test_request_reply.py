@@ -200,6 +200,21 @@ def test_concurrent_requests_each_get_their_own_reply() -> None:
     run_pair(scenario)
 
 
+def test_a_request_to_a_chosen_queue_is_sent_there() -> None:
+    async def scenario(broker: LocalBroker, requester: AsyncProducer, replier: AsyncProducer) -> None:
+        async def answer() -> None:
+            stored = await next_request(broker, "RequestTopic")
+            await replier.send(create_reply_message(as_received(stored), f"from queue {stored.queue_id}"))
+
+        queues = await requester.fetch_publish_queues("RequestTopic")
+        replying = asyncio.create_task(answer())
+        reply = await requester.request(Message("RequestTopic", b"q"), 5.0, queue=queues[2])
+        await replying
+        assert reply.body == b"from queue 2"
+
+    run_pair(scenario)
+
+
 def test_the_blocking_producer_requests_too() -> None:
     with LocalBroker.in_thread() as broker:
         stop = threading.Event()
