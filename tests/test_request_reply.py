@@ -500,3 +500,40 @@ def test_the_pushed_header_carries_the_replys_properties_and_the_push_time() -> 
         assert push.body == b"seen" and push.language.name == "JAVA"
 
     run_pair(scenario)
+
+
+# --------------------------------------------------------------------------- with a real push consumer
+
+
+def test_a_push_consumer_answers_requests_with_create_reply_message() -> None:
+    """The whole Java flow: the replier is a push consumer of the request
+    topic whose listener sends ``create_reply_message`` of what it got."""
+    push = pytest.importorskip("rmqwire.consumer.push", reason="the push consumer (issue 11) is not merged yet")
+    from rmqwire import ConsumeFromWhere, ConsumeStatus
+
+    async def scenario(broker: LocalBroker) -> None:
+        requester = producer_for(broker, "requester-group")
+        replier = producer_for(broker, "replier-group")
+        consumer = push.AsyncPushConsumer(
+            "replier-consumers",
+            namesrv_addr=broker.namesrv_addr,
+            consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
+        )
+        consumer.subscribe("PushRequests", "*")
+        received: list[MessageExt] = []
+
+        @consumer.register_listener
+        async def on_messages(msgs: list[MessageExt]) -> ConsumeStatus:
+            for msg in msgs:
+                received.append(msg)
+                await replier.send(create_reply_message(msg, b"consumed " + msg.body))
+            return ConsumeStatus.CONSUME_SUCCESS
+
+        async with requester, replier, consumer:
+            reply = await requester.request(Message("PushRequests", b"order 7"), timeout=15.0)
+        assert reply.body == b"consumed order 7"
+        (request,) = received
+        assert request.properties["CLUSTER"] == CLUSTER_NAME
+        assert reply.properties["CORRELATION_ID"] == request.properties["CORRELATION_ID"]
+
+    run(scenario)
