@@ -27,7 +27,6 @@ from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
-    PROPERTY_CLUSTER,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
     TOPIC_MAX_LENGTH,
@@ -37,6 +36,8 @@ from ...codec.message import (
     decode_properties,
     encode_properties,
 )
+from ...codec.message import PROPERTY_CLUSTER
+from ...codec.message import encode_properties as _encode_properties
 from ..config import CLUSTER_NAME, FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
@@ -58,7 +59,7 @@ def _with_cluster(props: dict[str, str]) -> tuple[dict[str, str], int]:
     """``putProperty(msgInner, PROPERTY_CLUSTER, brokerClusterName)``: the
     properties to store and their size, as the record holds them (re-encoded)."""
     stored = {**props, PROPERTY_CLUSTER: CLUSTER_NAME}
-    return stored, len(encode_properties(stored, trailing_separator=False).encode())
+    return stored, len(_encode_properties(stored, trailing_separator=False).encode())
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
