@@ -536,4 +536,4 @@ def test_a_push_consumer_answers_requests_with_create_reply_message() -> None:
         assert request.properties["CLUSTER"] == CLUSTER_NAME
         assert reply.properties["CORRELATION_ID"] == request.properties["CORRELATION_ID"]
 
-    run(scenario)
+    run(scenario, topics=["PushRequests"])  # routable before the consumer starts
