@@ -72,6 +72,7 @@ __all__ = [
     "reply_topic",
     "ReplyMessage",
     "create_reply_message",
+    "is_reply",
     "PendingRequests",
     "pending_requests",
     "receive_reply_message",
@@ -316,7 +317,7 @@ async def request(
     if msg.topic not in instance.topic_routes:
         # prepareSendRequest: learn the topic's brokers and heartbeat them, so
         # that the broker the reply reaches knows this client's connection
-        await producer._find_publish_info(msg.topic, timeout)
+        await producer._find_publish_info(msg.topic, deadline - loop.time())
         await instance.send_heartbeat_to_all_brokers()
     table = pending_requests(instance)
     future = table.add(correlation_id)
