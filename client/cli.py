@@ -43,6 +43,11 @@ __all__ = ["main", "describe", "version"]
 
 #: Java's ``maxMessageSize`` (``DefaultMQProducer``), the producer's default
 _MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+#: ``serve``: Java's ``serverChannelMaxIdleTimeSeconds``
+_IDLE_TIMEOUT = 120.0
+#: ``serve``: what each server may hold in unfinished frames across its connections
+#: (four maximal frames), so that many half-sent frames cannot exhaust memory
+_MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 
 
 def version() -> str:
@@ -102,12 +107,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _idle_seconds(text: str) -> float:
+    """Seconds, or 0 for never."""
+    if text.strip() == "0":
+        return 0.0
+    return _seconds(text)
+
+
 def _add_common(parser: argparse.ArgumentParser, default: Any) -> None:
     # Accepted before and after the subcommand; after it the default is
     # SUPPRESS, so that `rmqwire -v send ...` is not undone by the subparser.
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
-                        help="log connections and requests (every frame, security tokens masked) "
-                             "to standard error, with timestamps")
+                        help="log connections and requests (every frame, bodies cut to 200 bytes, "
+                             "security tokens masked) to standard error, with timestamps")
     parser.add_argument("--debug", action="store_true", default=default,
                         help="like -v, and a failure also prints its traceback")
 
@@ -148,6 +160,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--record-requests", action="store_true",
                        help="keep every request received in memory, as the test fixtures do "
                             "(off by default: it grows without bound)")
+    serve.add_argument("--idle-timeout", type=_idle_seconds, default=_IDLE_TIMEOUT, metavar="SECONDS",
+                       help="close a connection that sends no complete frame for this long, as Java's "
+                            "serverChannelMaxIdleTimeSeconds does (0: never)")
+    serve.add_argument("--max-buffered-bytes", type=_int_in(1, 2**62, "size"), default=_MAX_BUFFERED_BYTES,
+                       metavar="BYTES", help="the most bytes of unfinished frames each server holds across all "
+                                             "its connections; the connection that would exceed it is closed")
 
     send = command("send", "send a message (or --count of them) to any cluster",
                    "Send one message, or the same message --count times, through a name server. "
@@ -264,7 +282,7 @@ async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
         print(f"\n== {text}", file=out)
 
     step("starting the embedded name server and broker (LocalBroker)")
-    broker = LocalBroker()
+    broker = LocalBroker(delay_scale=0.01)  # delay level 3 is 10 s on a real broker, 0.1 s here
     await broker.start()
     try:
         print(f"   name server {broker.namesrv_addr}, brokers {broker.broker_addrs}", file=out)
@@ -291,7 +309,7 @@ async def _demo(out: TextIO, verbose: bool, record: str | None = None) -> int:
             ("a small message", Message(topic, b"hello rocketmq", tags="TagA", keys="order-1")),
             ("a UTF-8 body and property", Message(topic, "你好，RocketMQ".encode(), tags="TagB", properties={"city": "杭州"})),
             ("a 6000-byte body (zlib-compressed on the wire)", Message(topic, b"x" * 6000, tags="TagC")),
-            ("a delayed message (level 3 = 10 s)", Message(topic, b"later", delay_level=3)),
+            ("a delayed message (level 3: 10 s, scaled to 0.1 s here)", Message(topic, b"later", delay_level=3)),
         ]
         for label, msg in sends:
             step(f"send {label}")
@@ -386,7 +404,8 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
             loop.add_signal_handler(sig, stop.set)
     broker = LocalBroker(host=args.host, namesrv_port=args.namesrv_port, broker_port=args.broker_port,
-                         record_requests=args.record_requests)
+                         record_requests=args.record_requests, idle_timeout=args.idle_timeout or None,
+                         max_buffered_bytes=args.max_buffered_bytes)
     try:
         await broker.start()
     except OSError as exc:
@@ -394,8 +413,9 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         brokers = ", ".join(f"{name} {addr}" for name, addr in broker.broker_addrs.items())
         recording = "on" if args.record_requests else "off"
+        idle = f"{args.idle_timeout:g} s" if args.idle_timeout else "off"
         print(f"name server {broker.namesrv_addr}; broker {brokers}; request recording {recording}; "
-              f"Ctrl-C or SIGTERM stops", file=out, flush=True)
+              f"idle timeout {idle}; Ctrl-C or SIGTERM stops", file=out, flush=True)
         await stop.wait()
     finally:
         await broker.stop()

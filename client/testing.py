@@ -26,13 +26,14 @@ from typing import Any, Literal, TypeVar
 
 from .broker.client_manager import ClientInfo
 from .broker.cluster import EmbeddedCluster
-from .broker.config import CLUSTER_NAME, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
+from .broker.config import CLUSTER_NAME, IDLE_TIMEOUT, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
 from .broker.controller import BrokerController
 from .broker.faults import Fault, FaultKind
 from .broker.runner import ThreadRunner
+from .broker.schedule import DEFAULT_DELAY_LEVELS
 from .broker.store import StoredMessage
 from .broker.tls import self_signed_tls
-from .codec.body import HeartbeatData
+from .codec.body import HeartbeatData, MessageQueueData
 from .codec.command import RemotingCommand
 from .codec.enums import LanguageCode
 from .codec.stream import DEFAULT_MAX_FRAME_SIZE
@@ -97,9 +98,25 @@ class LocalBroker:
     bound what each queue keeps (the oldest go, the min offset moves);
     ``max_buffered_bytes`` caps the unfinished-frame bytes each server holds
     across its connections (the connection that would exceed it is closed).
+    ``idle_timeout`` (Java's ``serverChannelMaxIdleTimeSeconds``, 120 s;
+    ``None``: never) closes a connection that sends no complete frame for
+    that many seconds, unless an answer to it is still held.
     ``notify_consumer_ids_changed`` (Java's default: on) pushes
     NOTIFY_CONSUMER_IDS_CHANGED to a consumer group's connections when its
-    membership changes.  A bad option raises :class:`~codec.errors.ConfigError`.
+    membership changes.
+
+    The consumer side answers PULL_MESSAGE with long polling (a pull with
+    the SUSPEND flag that finds nothing is held until a message arrives or
+    its ``suspendTimeoutMillis`` passes; ``long_polling=False`` holds it
+    ``short_polling_time`` seconds instead, as Java's short polling;
+    ``max_suspend`` caps the hold, a test's knob), consumer offsets,
+    consumer lists, send-back into ``%RETRY%group`` / ``%DLQ%group``, queue
+    locks that expire after ``lock_expiry`` seconds (Java: 60), and delayed
+    delivery on ``delay_levels`` (Java's ``messageDelayLevel``) with every
+    delay multiplied by ``delay_scale`` (``0.01`` makes level 3 take 0.1 s):
+    a message with a ``DELAY`` level waits in ``SCHEDULE_TOPIC_XXXX`` and
+    shows in :meth:`messages` of its topic once delivered.  A bad option
+    raises :class:`~codec.errors.ConfigError`.
 
     Where this differs from Java 4.9, knowingly:
 
@@ -116,6 +133,13 @@ class LocalBroker:
       does not), and the answer is always NO_PERMISSION (a Java broker's
       remoting layer turns the ``AclException`` into a code that depends on
       its version).
+    * on the consumer side: every message counts as in memory (Java's
+      in-memory transfer limits, 32 messages / 256 KiB a pull, and
+      ``checkInDisk`` false for QUERY_CONSUMER_OFFSET); a held pull times out
+      on its own timer, not at the next 5 s check; no ``OffsetMovedEvent`` is
+      stored; SQL92 subscriptions are refused as with
+      ``enablePropertyFilter=false``; every group has the default
+      ``SubscriptionGroupConfig`` (16 retries, one retry queue).
     """
 
     def __init__(
@@ -141,6 +165,13 @@ class LocalBroker:
         max_queue_bytes: int | None = None,
         max_buffered_bytes: int | None = None,
         notify_consumer_ids_changed: bool = True,
+        long_polling: bool = True,
+        short_polling_time: float = 1.0,
+        max_suspend: float | None = None,
+        delay_levels: str = DEFAULT_DELAY_LEVELS,
+        delay_scale: float = 1.0,
+        lock_expiry: float = 60.0,
+        idle_timeout: float | None = IDLE_TIMEOUT,
     ) -> None:
         config = ClusterConfig.build(
             host=host,
@@ -160,6 +191,13 @@ class LocalBroker:
             max_queue_bytes=max_queue_bytes,
             max_buffered_bytes=max_buffered_bytes,
             notify_consumer_ids_changed=notify_consumer_ids_changed,
+            long_polling=long_polling,
+            short_polling_time=short_polling_time,
+            max_suspend=max_suspend,
+            delay_levels=delay_levels,
+            delay_scale=delay_scale,
+            lock_expiry=lock_expiry,
+            idle_timeout=idle_timeout,
         )
         #: With ``ssl=True``: a client context trusting the self-signed certificate.
         self.client_ssl: _ssl.SSLContext | None = None
@@ -358,6 +396,34 @@ class LocalBroker:
         """Open client connections to one broker (or ``"namesrv"``)."""
         return len(self.cluster.listener(name).conns)
 
+    def consumer_offset(self, group: str, topic: str, queue_id: int, *, broker_name: str | None = None) -> int:
+        """The offset ``group`` committed for one queue (``-1``: none), on
+        one broker (default: the first)."""
+        return self.cluster.broker(broker_name).offsets.query(group, topic, queue_id)
+
+    def consumer_offsets(self, group: str, topic: str, *, broker_name: str | None = None) -> dict[int, int]:
+        """Queue id -> offset ``group`` committed on ``topic`` (one broker, default the first)."""
+        return self.cluster.broker(broker_name).offsets.offsets(group, topic)
+
+    def consumer_ids(self, group: str, *, broker_name: str | None = None) -> list[str]:
+        """The client ids of ``group``'s connections to one broker (default:
+        the first), in joining order (GET_CONSUMER_LIST_BY_GROUP's answer)."""
+        broker = self.cluster.broker(broker_name)
+        return self.cluster.clients.consumer_ids(broker.name, group)
+
+    def lock_holder(self, group: str, topic: str, queue_id: int, *, broker_name: str | None = None) -> str | None:
+        """The client id holding an unexpired lock on a queue, or None."""
+        broker = self.cluster.broker(broker_name)
+        return broker.locks.holder(group, MessageQueueData(topic, broker.name, queue_id))
+
+    def held_pulls(self, *, broker_name: str | None = None) -> int:
+        """Pulls held (long polling) on one broker (default: the first)."""
+        return len(self.cluster.broker(broker_name).pull.holds)
+
+    def scheduled(self, *, broker_name: str | None = None) -> int:
+        """Delayed messages (sends with a delay level, retries) not delivered yet."""
+        return self.cluster.broker(broker_name).schedule.pending()
+
     def topics(self, broker_name: str | None = None) -> dict[str, int]:
         """Topic -> queue count, of one broker (default: the first)."""
         broker = self.cluster.broker(broker_name)
@@ -369,8 +435,8 @@ class LocalBroker:
 
     def clear(self) -> None:
         """Forget stored messages and every record (requests, heartbeats,
-        unregistrations, clients).  Topics and queue offsets stay, as on a
-        real broker."""
+        unregistrations, clients).  Topics, queue offsets, consumer offsets
+        and queue locks stay, as on a real broker."""
         self.cluster.clear()
 
     # ------------------------------------------------------------------ faults

@@ -97,6 +97,12 @@ class Leaf(Construct):  # type: ignore[misc]
         raise ``UnicodeDecodeError`` (the interpreted path then decides)."""
         return None
 
+    def inline_build(self, var: str, value: str) -> list[str] | None:
+        """Source lines that set ``var`` to the bytes of ``value`` (an
+        expression), for generated code to run in place of a call (None:
+        call).  Whatever they raise sends the value to the interpreted path."""
+        return None
+
     def fast_build(self, *values: Any) -> bytes:
         return self.build_bytes(values[0], None)
 
@@ -315,6 +321,22 @@ class StringMap(Leaf):
     fast_parse = staticmethod(_parse_string_map)
     fast_build = staticmethod(_build_string_map)
 
+    def inline_build(self, var: str, value: str) -> list[str]:
+        # _build_string_map's usual case in place; the rest is its exact loop
+        return [
+            f"m_ = {value}",
+            "try:",
+            "    if ''.join(m_).isascii() and ''.join(m_.values()).isascii():",
+            "        t_ = []",
+            "        for k_, w_ in m_.items():",
+            "            t_ += (KEY_LENGTH_TEXT[len(k_)], k_, VALUE_LENGTH_TEXT[len(w_)], w_)",
+            f"        {var} = ''.join(t_).encode('latin-1')",
+            "    else:",
+            f"        {var} = BUILD_STRING_MAP_EXACT(m_)",
+            "except IndexError:  # a key of 256 or a value of 2048 characters or more",
+            f"    {var} = BUILD_STRING_MAP_EXACT(m_)",
+        ]
+
 
 class Utf8Text(Leaf):
     """The rest of its range as UTF-8 text (wrap it in :class:`Sized`)."""
@@ -532,10 +554,12 @@ class Sized(Subconstruct):  # type: ignore[misc]
         if length < self.inclusive:
             raise self.error(f"{self.what}: length {length} does not cover its own {self.inclusive} bytes")
         size = length - self.inclusive
-        try:
-            data = stream_read(stream, size, path)
-        except StreamError:
-            raise self.error(f"{self.what}: declares {length} bytes, fewer are left") from None
+        here = stream.tell()
+        left = stream.seek(0, io.SEEK_END) - here
+        stream.seek(here)
+        if size > left:
+            raise self.error(f"{self.what}: declares {length} bytes, {left + self.inclusive} are left")
+        data = stream_read(stream, size, path)
         sub = io.BytesIO(data)
         value = self.subcon._parsereport(sub, context, path)
         if sub.tell() != size:

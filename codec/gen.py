@@ -51,7 +51,21 @@ from typing import Any, TypeVar
 from construct import BytesInteger, Construct, ConstructError, Container, Default, FormatField, Renamed, Struct, Switch
 from construct.core import GreedyBytes
 
-from .constructs import EnumField, HostPort, Leaf, NullableString, Records, Reject, Sized, Utf8Text, _EnumTable, _ntoa
+from .constructs import (
+    _KEY_LENGTH_TEXT,
+    _VALUE_LENGTH_TEXT,
+    EnumField,
+    HostPort,
+    Leaf,
+    NullableString,
+    Records,
+    Reject,
+    Sized,
+    Utf8Text,
+    _build_string_map_exact,
+    _EnumTable,
+    _ntoa,
+)
 from .errors import CodecError, EncodeError
 
 __all__ = ["compile_buffer", "compile_bound", "BufferCodec", "BoundCodec"]
@@ -195,7 +209,10 @@ class _Generator:
         #: the value is built in place, as that constructor would
         self.inline: tuple[type, list[str], dict[str, Any]] | None = getattr(factory, "inline", None)
         self.ids = itertools.count(1)
-        self.namespace: dict[str, Any] = {"struct": struct, "_Bail": _Bail}
+        self.namespace: dict[str, Any] = {
+            "struct": struct, "_Bail": _Bail, "KEY_LENGTH_TEXT": _KEY_LENGTH_TEXT,
+            "VALUE_LENGTH_TEXT": _VALUE_LENGTH_TEXT, "BUILD_STRING_MAP_EXACT": _build_string_map_exact,
+        }
         if self.inline is not None:
             cls, names, _ = self.inline
             self.namespace.update({f"SET_{n}": getattr(cls, n).__set__ for n in names}, NEW=object.__new__, CLS=cls)
@@ -253,10 +270,12 @@ class _Generator:
         self.namespace[name] = value
         return name
 
-    def _struct(self, fmt: str) -> str:
-        key = f"_struct_{fmt}"
+    def _struct(self, fmt: str, method: str) -> str:
+        """A global bound to one method of a precompiled ``struct.Struct``
+        (a bound method: one lookup less per call)."""
+        key = f"_{method}_{fmt}"
         if key not in self.namespace:
-            self.namespace[key] = struct.Struct(">" + fmt)
+            self.namespace[key] = getattr(struct.Struct(">" + fmt), method)
         return key
 
     def _emit(self, indent: int, line: str) -> None:
@@ -295,7 +314,7 @@ class _Generator:
             byte = f"data[{at}]"
             self._emit(indent, f"{targets[0]} = {byte}" + (f" - 256 if {byte} > 127 else {byte}" if fmt == "b" else ""))
         else:
-            self._emit(indent, f"{', '.join(targets)}, = {self._struct(fmt)}.unpack_from(data, {at})")
+            self._emit(indent, f"{', '.join(targets)}, = {self._struct(fmt, 'unpack_from')}(data, {at})")
         offset = 0
         for r in st.pending:
             offset += struct.calcsize(">" + r.fmt)
@@ -679,6 +698,12 @@ class _Generator:
 
     def _build_leaf(self, sc: Leaf, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._name("b")
+        inline = None if sc.fields else sc.inline_build(var, self._value(name))
+        if inline is not None:
+            for line in inline:
+                self._emit(indent, line)
+            st.pieces.append(_Piece("", var))
+            return tasks
         build = self._const("leaf_build", sc.fast_build)
         args = [self._value(f) for f in sc.fields] if sc.fields else [self._value(name)]
         self._emit(indent, f"{var} = {build}({', '.join(args)})")
@@ -688,6 +713,7 @@ class _Generator:
     def _finish_build(self, st: _BuildState, indent: int) -> None:
         """Compute the lengths, innermost first, then pack and join."""
         pieces = st.pieces
+        inline: dict[str, str] = {}  # a length used once, by its pack: no variable
         for k, (first, last, inclusive) in sorted(st.spans.items(), key=lambda kv: -kv[1][0]):
             size, terms, i = inclusive, [], first
             while i < last:
@@ -702,7 +728,12 @@ class _Generator:
                 else:
                     terms.append(f"len({piece.expr})")
                 i += 1
-            self._emit(indent, f"n_{k} = {' + '.join([str(size)] * bool(size) + terms) or '0'}")
+            value = " + ".join([str(size)] * bool(size) + terms) or "0"
+            outermost = k == min(st.spans)
+            if outermost and next(p.fmt for p in pieces if p.sized == k) != "BH":
+                inline[f"n_{k}"] = f"({value})" if terms else value
+            else:
+                self._emit(indent, f"n_{k} = {value}")
         parts: list[str] = []
         run: list[_Piece] = []
         for piece in [*pieces, _Piece("", "")]:
@@ -713,8 +744,9 @@ class _Generator:
                 fmt = "".join(p.fmt for p in run)
                 args: list[str] = []
                 for p in run:
-                    args += [p.expr] if p.fmt != "BH" else [f"{p.expr} >> 16", f"{p.expr} & 0xFFFF"]
-                parts.append(f"{self._struct(fmt)}.pack({', '.join(args)})")
+                    expr = inline.get(p.expr, p.expr)
+                    args += [expr] if p.fmt != "BH" else [f"{expr} >> 16", f"{expr} & 0xFFFF"]
+                parts.append(f"{self._struct(fmt, 'pack')}({', '.join(args)})")
                 run = []
             if piece.expr:
                 parts.append(piece.expr)

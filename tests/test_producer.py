@@ -93,7 +93,7 @@ def test_whole_workflow_stores_exactly_what_was_sent() -> None:
         assert unregistered == [(producer.client_id, "test-group"), (producer.client_id, "CLIENT_INNER_PRODUCER")]
         assert broker.connections == 0 or await eventually(lambda: broker.connections == 0)
 
-    run(scenario)
+    run(scenario, delay_scale=0.01)  # the delayed send comes out of SCHEDULE_TOPIC_XXXX in 0.1 s
 
 
 def test_oneway_send_sets_the_oneway_flag_and_gets_no_reply() -> None:

@@ -357,7 +357,7 @@ TOPIC_LEN_AT = BODY_LEN_AT + 4 + 5
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (GOOD[:-1], "stored message 1 at byte %d: TOTALSIZE: declares %d bytes, fewer are left" % (SECOND, SECOND)),
+        (GOOD[:-1], "stored message 1 at byte %d: TOTALSIZE: declares %d bytes, %d are left" % (SECOND, SECOND, SECOND - 1)),
         (GOOD + b"\x00\x00", "stored message 2 at byte %d: TOTALSIZE: length field truncated" % (2 * SECOND)),
         (_patch(GOOD, 0, 12, 4), "stored message 0 at byte 0: record truncated in its fixed fields"),
         (_patch(GOOD, 0, 2, 4), "stored message 0 at byte 0: TOTALSIZE: length 2 does not cover its own 4 bytes"),

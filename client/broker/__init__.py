@@ -15,11 +15,17 @@ Split by job, each module naming the Java class it mirrors:
 * :mod:`.dispatch`: the request pipeline (records, ACL, faults, processor);
 * :mod:`.server`: sockets and one protocol object per connection over the
   sans-I/O :class:`~rmqwire.codec.ServerSession` (``NettyRemotingServer``);
-* :mod:`.store`: the message store (``DefaultMessageStore``, ``ConsumeQueue``);
+* :mod:`.store`: the message store (``DefaultMessageStore``, ``ConsumeQueue``,
+  ``getMessage`` and the ``CommitLog`` delay rewrite);
+* :mod:`.schedule`: delayed delivery (``ScheduleMessageService``);
+* :mod:`.long_polling`: held pulls (``PullRequestHoldService``);
+* :mod:`.offsets`: consumer offsets (``ConsumerOffsetManager``);
+* :mod:`.locks`: orderly consumers' queue locks (``RebalanceLockManager``);
 * :mod:`.topics`: topic configs and auto-creation (``TopicConfigManager``);
 * :mod:`.client_manager`: connections, producer and consumer groups
   (``ProducerManager``, ``ConsumerManager``);
-* :mod:`.faults`, :mod:`.tls`, :mod:`.http`, :mod:`.runner`, :mod:`.config`.
+* :mod:`.faults`, :mod:`.tls`, :mod:`.http`, :mod:`.runner`, :mod:`.config`,
+  :mod:`.timer`.
 
 ``rmqwire.testing.LocalBroker`` is the facade most code wants.
 """
@@ -29,7 +35,10 @@ from .cluster import EmbeddedCluster
 from .config import CLUSTER_NAME, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
 from .controller import BrokerController
 from .faults import Fault, FaultKind, FaultTable
+from .locks import RebalanceLockTable
+from .long_polling import HeldPull, PullHoldTable
 from .namesrv import NamesrvController
+from .offsets import ConsumerOffsetTable
 from .processor import (
     Channel,
     DeferredReply,
@@ -41,7 +50,8 @@ from .processor import (
     reply,
 )
 from .runner import ThreadRunner
-from .store import MessageDraft, MessageStore, StoredMessage
+from .schedule import ScheduleMessageService
+from .store import SCHEDULE_TOPIC, GetMessageResult, GetMessageStatus, MessageDraft, MessageStore, StoredMessage
 from .tls import self_signed_tls
 from .topics import TopicConfig, TopicTable
 
@@ -63,6 +73,13 @@ __all__ = [
     "MessageStore",
     "MessageDraft",
     "StoredMessage",
+    "GetMessageStatus",
+    "GetMessageResult",
+    "ScheduleMessageService",
+    "PullHoldTable",
+    "HeldPull",
+    "ConsumerOffsetTable",
+    "RebalanceLockTable",
     "TopicTable",
     "TopicConfig",
     "ClientManager",
@@ -80,5 +97,6 @@ __all__ = [
     "CLUSTER_NAME",
     "SERVER_VERSION",
     "MAX_MESSAGE_SIZE",
+    "SCHEDULE_TOPIC",
     "RouteJson",
 ]

@@ -116,6 +116,8 @@ class EmbeddedCluster:
             self.state = "stopped"
             return
         self.state = "stopped"
+        for broker in self.brokers.values():
+            broker.stop_services()
         for listener in self.listeners:
             await listener.close()
         await self.tasks.cancel_all()

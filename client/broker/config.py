@@ -12,12 +12,14 @@ on the request pipeline instead (:mod:`.dispatch`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from ..codec.command import MQVersion
 from ..codec.errors import ConfigError
 from ..codec.stream import DEFAULT_MAX_FRAME_SIZE
+from .schedule import DEFAULT_DELAY_LEVELS, parse_delay_levels
 
 __all__ = [
     "ClusterConfig",
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_MESSAGE_SIZE",
     "REGION_ID",
     "FAQ_SUFFIX",
+    "IDLE_TIMEOUT",
 ]
 
 #: The label of the name server in faults, records and ``stop_broker``.
@@ -43,6 +46,8 @@ MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
 REGION_ID: Final = "DefaultRegion"
 #: ``FAQUrl.suggestTodo(...)``: what Java appends to several remarks.
 FAQ_SUFFIX: Final = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+#: ``NettyServerConfig.serverChannelMaxIdleTimeSeconds``.
+IDLE_TIMEOUT: Final = 120.0
 
 RouteJson = Literal["auto", "legacy", "standard"]
 AutoCreateScope = Literal["cluster", "broker"]
@@ -59,6 +64,22 @@ def _int(name: str, value: object, minimum: int) -> int:
 
 def _optional_int(name: str, value: object, minimum: int) -> int | None:
     return None if value is None else _int(name, value, minimum)
+
+
+def _seconds(name: str, value: object, *, optional: bool = False) -> float | None:
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+        raise ConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _optional_seconds(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigError(f"{name} must be a positive, finite number of seconds or None, not {value!r}")
+    return float(value)
 
 
 def _port(name: str, value: object) -> int:
@@ -105,8 +126,26 @@ class ClusterConfig:
     #: A cap on the bytes of unfinished frames one server holds across its
     #: connections (``None``: only ``max_frame_size`` per connection).
     max_buffered_bytes: int | None = None
+    #: Seconds a connection may go without sending a complete frame before
+    #: the server closes it (``None``: never), on the name server's and each
+    #: broker's port: ``NettyServerConfig.serverChannelMaxIdleTimeSeconds``.
+    idle_timeout: float | None = IDLE_TIMEOUT
     #: ``SubscriptionGroupConfig.notifyConsumerIdsChangedEnable``.
     notify_consumer_ids_changed: bool = True
+    #: ``BrokerConfig.longPollingEnable``: hold a SUSPEND pull for the
+    #: client's ``suspendTimeoutMillis``; off, for ``short_polling_time``.
+    long_polling: bool = True
+    #: ``BrokerConfig.shortPollingTimeMills`` (1 s), in seconds.
+    short_polling_time: float = 1.0
+    #: No Java knob: hold a pull at most this long (seconds), whatever the
+    #: client asked (None: as asked), so tests need not wait 15 s.
+    max_suspend: float | None = None
+    #: ``MessageStoreConfig.messageDelayLevel``, and a factor on every delay
+    #: (no Java knob: 0.01 makes level 3 a tenth of a second).
+    delay_levels: str = DEFAULT_DELAY_LEVELS
+    delay_scale: float = 1.0
+    #: ``rocketmq.broker.rebalance.lockMaxLiveTime`` (60 s), in seconds.
+    lock_expiry: float = 60.0
 
     @classmethod
     def build(
@@ -129,6 +168,13 @@ class ClusterConfig:
         max_queue_bytes: int | None = None,
         max_buffered_bytes: int | None = None,
         notify_consumer_ids_changed: bool = True,
+        long_polling: bool = True,
+        short_polling_time: float = 1.0,
+        max_suspend: float | None = None,
+        delay_levels: str = DEFAULT_DELAY_LEVELS,
+        delay_scale: float = 1.0,
+        lock_expiry: float = 60.0,
+        idle_timeout: float | None = IDLE_TIMEOUT,
     ) -> ClusterConfig:
         """Check and normalise the options; raises :class:`~codec.errors.ConfigError`."""
         if not isinstance(host, str):
@@ -142,6 +188,7 @@ class ClusterConfig:
             raise ConfigError(f"route_json must be 'auto', 'legacy' or 'standard', not {route_json!r}")
         if standard_json and route_json == "legacy":
             raise ConfigError("standard_json=True contradicts route_json='legacy'")
+        parse_delay_levels(delay_levels)  # a ConfigError when bad
         if auto_create_scope not in _SCOPES:
             raise ConfigError(f"auto_create_scope must be 'cluster' or 'broker', not {auto_create_scope!r}")
         return cls(
@@ -161,6 +208,13 @@ class ClusterConfig:
             max_queue_bytes=_optional_int("max_queue_bytes", max_queue_bytes, 1),
             max_buffered_bytes=_optional_int("max_buffered_bytes", max_buffered_bytes, 0),
             notify_consumer_ids_changed=bool(notify_consumer_ids_changed),
+            long_polling=bool(long_polling),
+            short_polling_time=_seconds("short_polling_time", short_polling_time) or 0.0,
+            max_suspend=_seconds("max_suspend", max_suspend, optional=True),
+            delay_levels=delay_levels,
+            delay_scale=_seconds("delay_scale", delay_scale) or 0.0,
+            lock_expiry=_seconds("lock_expiry", lock_expiry) or 0.0,
+            idle_timeout=_optional_seconds("idle_timeout", idle_timeout),
         )
 
     @property

@@ -2,8 +2,9 @@
 requests it sends to clients.
 
 Mirrors ``BrokerController`` (which owns the message store, the topic config
-manager, the producer / consumer managers and registers the processors with
-the remoting server) and ``Broker2Client`` (the requests a broker sends to
+manager, the producer / consumer managers, the consumer offsets, the
+rebalance locks, the schedule service and the pull hold service, and
+registers the processors with the remoting server) and ``Broker2Client`` (the requests a broker sends to
 its clients: ``notifyConsumerIdsChanged``, ``checkProducerTransactionState``,
 ``callClient``).  The topic tables and the client manager are the cluster's,
 shared with the other brokers (see :mod:`.topics`, :mod:`.client_manager`);
@@ -12,22 +13,38 @@ the store is this broker's own.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import ssl as _ssl
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 from ..codec.command import RemotingCommand
 from ..codec.enums import LanguageCode, RequestCode
 from ..codec.errors import ClientError, ConnectionClosedError
+from ..codec.headers import NotifyConsumerIdsChangedRequestHeader
 from .client_manager import ClientManager
 from .config import SERVER_VERSION, ClusterConfig
 from .dispatch import Dispatcher, RequestPipeline
+from .locks import RebalanceLockTable
+from .offsets import ConsumerOffsetTable
 from .processor import Channel, ProcessorRegistry
-from .processors import AdminBrokerProcessor, ClientManageProcessor, ReplyMessageProcessor, SendMessageProcessor
+from .processors import (
+    AdminBrokerProcessor,
+    ClientManageProcessor,
+    ConsumerManageProcessor,
+    ConsumerSendMsgBackProcessor,
+    PullMessageProcessor,
+    ReplyMessageProcessor,
+    SendMessageProcessor,
+)
+from .schedule import ScheduleMessageService
 from .server import RemotingListener, ServerConnection, TaskSet
-from .store import MessageStore
+from .store import SCHEDULE_TOPIC, MessageStore, StoredMessage
+from .timer import LoopTimer
 from .topics import TopicTable
 
 __all__ = ["BrokerController", "notify_consumer_ids_changed_request", "as_broker"]
@@ -38,10 +55,9 @@ log = logging.getLogger(__name__)
 def notify_consumer_ids_changed_request(group: str) -> RemotingCommand:
     """NOTIFY_CONSUMER_IDS_CHANGED (40) for ``group``: oneway, header
     ``consumerGroup``, as ``Broker2Client.notifyConsumerIdsChanged`` builds it."""
-    # TODO: NotifyConsumerIdsChangedRequestHeader once codec/headers has it.
     return RemotingCommand.request(
         RequestCode.NOTIFY_CONSUMER_IDS_CHANGED,
-        {"consumerGroup": group},
+        NotifyConsumerIdsChangedRequestHeader(consumer_group=group).to_ext_fields(),
         oneway=True,
         language=LanguageCode.JAVA,
         version=SERVER_VERSION,
@@ -60,9 +76,12 @@ class BrokerController:
     """One broker of the cluster.
 
     Its :attr:`registry` routes request codes to processors; a later feature
-    registers its own (``broker.registry.register(RequestCode.PULL_MESSAGE,
-    processor)``).  :attr:`store` holds its messages; :attr:`clients` and
-    :attr:`topics` are the cluster's tables, keyed by this broker's name.
+    registers its own (``broker.registry.register(RequestCode.X,
+    processor)``).  :attr:`store` holds its messages, :attr:`offsets` the
+    consumer groups' offsets, :attr:`locks` the orderly consumers' queue
+    locks, :attr:`schedule` the delayed messages, :attr:`pull` the pull
+    processor with its held pulls; :attr:`clients` and :attr:`topics` are
+    the cluster's tables, keyed by this broker's name.
     """
 
     def __init__(
@@ -91,15 +110,27 @@ class BrokerController:
             max_queue_bytes=config.max_queue_bytes,
             sequence=sequence if sequence is not None else itertools.count(),
         )
+        self.offsets = ConsumerOffsetTable()
+        self.locks = RebalanceLockTable(config.lock_expiry)
+        self.schedule = ScheduleMessageService(self.store, config.delay_levels, config.delay_scale)
+        self._schedule_timer = LoopTimer(self._deliver_due, f"{name} schedule")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self.registry = ProcessorRegistry()
+        self.pull = PullMessageProcessor(self)
         SendMessageProcessor(self).register(self.registry)
         ClientManageProcessor(self).register(self.registry)
         AdminBrokerProcessor(self).register(self.registry)
+        ConsumerManageProcessor(self).register(self.registry)
+        ConsumerSendMsgBackProcessor(self).register(self.registry)
+        self.pull.register(self.registry)
+        self.store.add_arrival_listener(self._message_arrived)
         #: SEND_REPLY_MESSAGE(_V2); ``reply.store_reply_message`` is ``storeReplyMessageEnable``
         self.reply = ReplyMessageProcessor(self)
         self.reply.register(self.registry)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
+        self.dispatcher.client_of = clients.client_of
         self.listener = RemotingListener(
             name,
             port,
@@ -107,6 +138,7 @@ class BrokerController:
             tasks=tasks,
             max_frame_size=config.max_frame_size,
             max_buffered_bytes=config.max_buffered_bytes,
+            idle_timeout=config.idle_timeout,
         )
 
     def __repr__(self) -> str:
@@ -117,9 +149,47 @@ class BrokerController:
     async def listen(self, host: str, ssl: _ssl.SSLContext | None) -> None:
         await self.listener.listen(host, ssl)
         self.store.store_host = f"{self.config.advertised_host}:{self.listener.port}"
+        loop = asyncio.get_running_loop()
+        self._loop, self._loop_thread = loop, threading.get_ident()
+        for timer in (self._schedule_timer, self.pull.timer):
+            timer.bind(loop)
+        self._arm_schedule()  # messages may have come due while it was down
 
     async def close(self) -> None:
         await self.listener.close()
+
+    def stop_services(self) -> None:
+        """Stop delivering delayed messages and drop held pulls (the cluster stops)."""
+        self._schedule_timer.stop()
+        self.pull.stop()
+
+    # ------------------------------------------------------------------ store events
+
+    def _message_arrived(self, message: StoredMessage) -> None:
+        # The store calls this on the appending thread; the services live on the loop.
+        loop = self._loop
+        if loop is None or loop.is_closed() or (message.topic != SCHEDULE_TOPIC and not self.pull.holds):
+            return
+        if threading.get_ident() == self._loop_thread:
+            # at once, as Java's reput service notifies per message: a held pull
+            # woken by the first of several messages stored together sees the first
+            self._on_arrival(message)
+        else:
+            loop.call_soon_threadsafe(self._on_arrival, message)
+
+    def _on_arrival(self, message: StoredMessage) -> None:
+        if message.topic == SCHEDULE_TOPIC:
+            self._arm_schedule()
+        self.pull.message_arrived(message)
+
+    def _deliver_due(self) -> None:
+        self.schedule.deliver_due()
+        self._arm_schedule()
+
+    def _arm_schedule(self) -> None:
+        due = self.schedule.next_due()
+        if due is not None:
+            self._schedule_timer.arm((due - int(time.time() * 1000)) / 1000.0)
 
     @property
     def connections(self) -> list[ServerConnection]:

@@ -12,6 +12,14 @@ and ``getOffsetInQueueByTime``.  A :class:`StoredMessage` keeps every field
 of the stored-message record a PULL_MESSAGE answer carries
 (``MessageDecoder.decode``), so a pull can be served from it.
 
+:meth:`~MessageStore.get_message` is ``getMessage`` with its status
+mapping (:class:`GetMessageStatus`): the offset checks, the scan of the
+consume queue through a filter, and Java's batch limits for messages in
+memory.  With ``max_delay_level`` the store rewrites a message carrying a
+``DELAY`` level into ``SCHEDULE_TOPIC_XXXX`` queue ``level - 1`` with
+``REAL_TOPIC`` / ``REAL_QID`` properties, as ``CommitLog.asyncPutMessage``
+does; :mod:`.schedule` delivers it when due.
+
 Retention (``max_queue_messages`` / ``max_queue_bytes`` per queue) drops the
 oldest messages of a queue and moves its min offset, as Java's file
 reservation does; queue offsets and the commit-log position never go back.
@@ -28,11 +36,12 @@ thread.  Arrival listeners (long polling) run after the lock is released.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -42,16 +51,28 @@ from ..codec.errors import CodecError
 from ..codec.message import (
     PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_KEYS,
+    PROPERTY_REAL_QUEUE_ID,
+    PROPERTY_REAL_TOPIC,
     PROPERTY_TAGS,
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     MessageSysFlag,
     create_offset_msg_id,
     decompress_body,
-    encode_properties,
 )
 from ..codec.store import message_record_length
 
-__all__ = ["StoredMessage", "MessageDraft", "MessageStore", "ArrivalListener", "record_length"]
+__all__ = [
+    "StoredMessage",
+    "MessageDraft",
+    "MessageStore",
+    "ArrivalListener",
+    "MessageFilter",
+    "GetMessageStatus",
+    "GetMessageResult",
+    "record_length",
+    "properties_length",
+    "SCHEDULE_TOPIC",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +85,20 @@ record_length = message_record_length
 
 def _is_ipv6(host_port: str) -> bool:
     return host_port.count(":") > 1
+
+
+_TRANSACTION_MASK: Final = 0xC
+_TRANSACTION_COMMIT: Final = int(MessageSysFlag.TRANSACTION_COMMIT_TYPE)
+
+#: ``TopicValidator.RMQ_SYS_SCHEDULE_TOPIC``: where delayed messages wait.
+SCHEDULE_TOPIC: Final = "SCHEDULE_TOPIC_XXXX"
+# ConsumeQueue: 20 bytes an entry, 300000 entries a file (mappedFileSizeConsumeQueue);
+# getMessage scans at most max(16000 bytes, maxMsgNums entries) of one file.
+_CQ_FILE_ENTRIES: Final = 300_000
+_MIN_SCAN_ENTRIES: Final = 16_000 // 20
+# MessageStoreConfig: what one pull of messages in memory may carry.
+MAX_TRANSFER_BYTES_IN_MEMORY: Final = 256 * 1024
+MAX_TRANSFER_COUNT_IN_MEMORY: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +159,8 @@ class MessageDraft:
     """A message to store (``MessageExtBrokerInner`` before ``putMessage``):
     everything but what the store assigns (offsets, store host and time,
     message id).  ``properties_size`` is the length in bytes of the
-    properties string as it came (None: encode ``properties`` to measure).
+    properties as the record will hold them (:func:`properties_length`;
+    None: the store measures).
     Not frozen: like Java's ``MessageExtBrokerInner`` it is a message being
     built (a send-back copies a stored message and changes its topic), and
     the store never keeps it."""
@@ -145,6 +181,11 @@ class MessageDraft:
     serialize_type: SerializeType = SerializeType.JSON
     language: LanguageCode = LanguageCode.JAVA
     batch: bool = False
+    #: Whether a ``DELAY`` property sends it to the schedule topic (on a
+    #: store with delay levels).  False for what the schedule service
+    #: delivers: Java clears ``DELAY`` from the message after writing its
+    #: properties string, so the stored record keeps it but it no longer counts.
+    schedule: bool = True
 
 
 # StoredMessage(...) positionally without the generated __init__'s
@@ -153,6 +194,35 @@ _new_stored = _fast_constructor(StoredMessage)
 
 #: ``listener(message)``, after ``message`` was stored (``MessageArrivingListener``).
 ArrivalListener = Callable[[StoredMessage], None]
+#: ``filter(message) -> bool``: ``MessageFilter.isMatchedByConsumeQueue``.
+MessageFilter = Callable[[StoredMessage], bool]
+
+
+class GetMessageStatus(enum.Enum):
+    """``GetMessageStatus``: what ``getMessage`` found (the PULL answer's remark)."""
+
+    FOUND = "FOUND"
+    NO_MATCHED_MESSAGE = "NO_MATCHED_MESSAGE"
+    MESSAGE_WAS_REMOVING = "MESSAGE_WAS_REMOVING"
+    OFFSET_FOUND_NULL = "OFFSET_FOUND_NULL"
+    OFFSET_OVERFLOW_BADLY = "OFFSET_OVERFLOW_BADLY"
+    OFFSET_OVERFLOW_ONE = "OFFSET_OVERFLOW_ONE"
+    OFFSET_TOO_SMALL = "OFFSET_TOO_SMALL"
+    NO_MATCHED_LOGIC_QUEUE = "NO_MATCHED_LOGIC_QUEUE"
+    NO_MESSAGE_IN_QUEUE = "NO_MESSAGE_IN_QUEUE"
+
+
+@dataclass(frozen=True, slots=True)
+class GetMessageResult:
+    """``GetMessageResult``: the status, where the consumer reads next, the
+    queue's bounds, and the messages (in queue order) with their record bytes."""
+
+    status: GetMessageStatus
+    next_begin_offset: int
+    min_offset: int
+    max_offset: int
+    messages: tuple[StoredMessage, ...] = ()
+    buffer_total_size: int = 0
 
 
 class _Queue:
@@ -197,6 +267,38 @@ def _payload(body: bytes, sys_flag: int) -> bytes:
         return body
 
 
+def properties_length(props: Mapping[str, str]) -> int:
+    """The UTF-8 length of ``props`` as the record holds them
+    (``messageProperties2String`` of 4.9.1+: no trailing separator), which
+    is what a pull body carries; the same as encoding them, faster."""
+    total = -1 if props else 0
+    for key, value in props.items():
+        total += len(key) + len(value) + 2
+        if not (key.isascii() and value.isascii()):
+            total += len(key.encode("utf-8", "surrogatepass")) - len(key)
+            total += len(value.encode("utf-8", "surrogatepass")) - len(value)
+    return total
+
+
+def _to_schedule(
+    topic: str, queue_id: int, props: dict[str, str], sys_flag: int, max_delay: int
+) -> tuple[str, int, dict[str, str]] | None:
+    """``CommitLog.asyncPutMessage``'s delay rewrite: a plain or committed
+    message with a delay level goes to the schedule topic's queue for its
+    level (capped at the highest), its real topic and queue kept in
+    properties.  None when it is not delayed."""
+    level = _int_or_zero(props[PROPERTY_DELAY_TIME_LEVEL])
+    if level <= 0 or (sys_flag & _TRANSACTION_MASK) not in (0, _TRANSACTION_COMMIT):
+        return None
+    props = dict(props)
+    if level > max_delay:
+        level = max_delay
+        props[PROPERTY_DELAY_TIME_LEVEL] = str(level)
+    props[PROPERTY_REAL_TOPIC] = topic
+    props[PROPERTY_REAL_QUEUE_ID] = str(queue_id)
+    return SCHEDULE_TOPIC, level - 1, props
+
+
 def _int_or_zero(value: str | None) -> int:
     if value is None:
         return 0
@@ -222,8 +324,12 @@ class MessageStore:
         max_queue_messages: int | None = None,
         max_queue_bytes: int | None = None,
         sequence: Iterator[int] | None = None,
+        max_delay_level: int = 0,
     ) -> None:
         self.broker_name = broker_name
+        #: The highest delay level (``ScheduleMessageService.maxDelayLevel``);
+        #: 0 stores a ``DELAY`` message in its own topic at once.
+        self.max_delay_level = max_delay_level
         self.max_queue_messages = max_queue_messages
         self.max_queue_bytes = max_queue_bytes
         self._lock = threading.Lock()
@@ -272,14 +378,20 @@ class MessageStore:
         prefix = self._id_prefix
         broker_name = self.broker_name
         retain = self.max_queue_messages is not None or self.max_queue_bytes is not None
+        max_delay = self.max_delay_level
         stored: list[StoredMessage] = []
         with self._lock:
             for draft in drafts:
                 topic, queue_id, body, props = draft.topic, draft.queue_id, draft.body, draft.properties
                 sys_flag = draft.sys_flag | store_v6 | (_BORN_V6 if _is_ipv6(draft.born_host) else 0)
                 props_size = draft.properties_size
+                if max_delay and draft.schedule and not draft.batch and PROPERTY_DELAY_TIME_LEVEL in props:
+                    delayed = _to_schedule(topic, queue_id, props, sys_flag, max_delay)
+                    if delayed is not None:
+                        topic, queue_id, props = delayed
+                        props_size = None
                 if props_size is None:
-                    props_size = len(encode_properties(props, trailing_separator=False).encode()) if props else 0
+                    props_size = properties_length(props)
                 size = record_length(sys_flag, len(body), len(topic.encode()), props_size)
                 key = (topic, queue_id)
                 queue = self._queues.get(key)
@@ -360,6 +472,59 @@ class MessageStore:
             start = queue.head + offset - queue.min_offset
             return [m for m in queue.items[start : start + max_count] if m is not None]
 
+    def get_message(
+        self,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_count: int,
+        message_filter: MessageFilter | None = None,
+    ) -> GetMessageResult:
+        """``DefaultMessageStore.getMessage`` on a master, every message in
+        memory: the status and next offset for ``offset`` against the queue's
+        bounds, else up to ``max_count`` messages from ``offset`` that pass
+        ``message_filter`` (at most 32 and 256 KiB, Java's in-memory transfer
+        limits; always at least one).  Messages the filter rejects are
+        scanned past and count toward the next offset."""
+        with self._lock:
+            queue = self._queues.get((topic, queue_id))
+            if queue is None:
+                # Java's findConsumeQueue creates the queue: an empty one, not NO_MATCHED_LOGIC_QUEUE.
+                return GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0, 0, 0)
+            low, high = queue.min_offset, queue.max_offset
+            if high == 0:
+                return GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0, low, high)
+            if offset < low:
+                return GetMessageResult(GetMessageStatus.OFFSET_TOO_SMALL, low, low, high)
+            if offset == high:
+                return GetMessageResult(GetMessageStatus.OFFSET_OVERFLOW_ONE, offset, low, high)
+            if offset > high:
+                return GetMessageResult(GetMessageStatus.OFFSET_OVERFLOW_BADLY, high, low, high)
+            # getIndexBuffer reads to the end of the consume-queue file holding offset
+            scan = min(high - offset, _CQ_FILE_ENTRIES - offset % _CQ_FILE_ENTRIES, max(_MIN_SCAN_ENTRIES, max_count))
+            start = queue.head + offset - low
+            entries = queue.items[start : start + scan]
+        status = GetMessageStatus.NO_MATCHED_MESSAGE
+        found: list[StoredMessage] = []
+        total = 0
+        scanned = 0
+        for message in entries:
+            assert message is not None
+            size = message.record_size
+            if found and (
+                len(found) >= max_count
+                or total + size > MAX_TRANSFER_BYTES_IN_MEMORY
+                or len(found) >= MAX_TRANSFER_COUNT_IN_MEMORY
+            ):
+                break  # isTheBatchFull
+            scanned += 1
+            if message_filter is not None and not message_filter(message):
+                continue
+            found.append(message)
+            total += size
+            status = GetMessageStatus.FOUND
+        return GetMessageResult(status, offset + scanned, low, high, tuple(found), total)
+
     def min_offset(self, topic: str, queue_id: int) -> int:
         """``getMinOffsetInQueue``: the oldest offset still stored (0 for an unknown queue)."""
         queue = self._queues.get((topic, queue_id))
@@ -369,6 +534,15 @@ class MessageStore:
         """``getMaxOffsetInQueue``: one past the newest offset (0 for an unknown queue)."""
         queue = self._queues.get((topic, queue_id))
         return 0 if queue is None else queue.max_offset
+
+    def earliest_message_time(self, topic: str, queue_id: int) -> int:
+        """``getEarliestMessageTime``: the store timestamp of the oldest
+        message still stored, -1 for an empty queue."""
+        with self._lock:
+            queue = self._queues.get((topic, queue_id))
+            if queue is None or not len(queue):
+                return -1
+            return queue.at(queue.min_offset).store_timestamp
 
     def queue_ids(self, topic: str) -> list[int]:
         """Queue ids of ``topic`` that ever stored a message, ascending."""

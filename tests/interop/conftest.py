@@ -58,7 +58,8 @@ def tapped_broker() -> Iterator[TappedBroker]:
     frame taps on its name server and broker ports."""
     from rmqwire.testing import LocalBroker
 
-    with LocalBroker.in_thread(host="127.0.0.1", queues=4) as broker:
+    # delayed sends come out of SCHEDULE_TOPIC_XXXX 0.1 s later (level 3 is 10 s on a real broker)
+    with LocalBroker.in_thread(host="127.0.0.1", queues=4, delay_scale=0.01) as broker:
         frames: list[TappedFrame] = []
         lock = threading.Lock()
         broker_addrs = list(broker.broker_addrs.values())

@@ -42,7 +42,7 @@ from ...codec.message import (
 from ..config import FAQ_SUFFIX, REGION_ID, SERVER_VERSION
 from ..faults import ILLEGAL_REMARK
 from ..processor import DeferredReply, ProcessorRegistry, RequestContext, reply
-from ..store import MessageDraft, StoredMessage, record_length
+from ..store import MessageDraft, StoredMessage, properties_length, record_length
 from .send import check_topic
 
 if TYPE_CHECKING:
@@ -109,9 +109,9 @@ class ReplyMessageProcessor:
             )
         if queue_id < 0:
             queue_id = random.randrange(nums)
-        props_text = header.properties or ""
-        props = decode_properties(props_text)
-        props_size = len(props_text.encode())
+        props = decode_properties(header.properties or "")
+        # the record holds them re-encoded, as a pull body carries them
+        props_size = properties_length(props)
         max_size = broker.config.max_message_size
         if props_size > MAX_PROPERTIES_SIZE or record_length(
             header.sys_flag, len(cmd.body), len(topic.encode()), props_size

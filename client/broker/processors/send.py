@@ -3,7 +3,9 @@
 Mirrors ``SendMessageProcessor`` with ``AbstractSendMessageProcessor.msgCheck``
 (topic name, forbidden topics, auto-creation from ``TBW102``, queue id) and
 the store's size checks (``DefaultMessageStore.checkMessage(s)``, the
-commit log's record length): the same response codes and remarks as a 4.9
+commit log's record length) and ``handleRetryAndDLQ`` (a consumer's own
+re-send to ``%RETRY%group`` goes to ``%DLQ%group`` after its max
+reconsume times): the same response codes and remarks as a 4.9
 broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
 
 Stored properties are the ones sent plus ``CLUSTER`` (the cluster's name,
@@ -20,28 +22,31 @@ import logging
 import random
 from typing import TYPE_CHECKING, Final
 
-from ...codec.command import RemotingCommand
+from ...codec.command import MQVersion, RemotingCommand
 from ...codec.enums import RequestCode, ResponseCode
 from ...codec.errors import CodecError
 from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_CLUSTER,
+    PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
+    RETRY_GROUP_TOPIC_PREFIX,
     TOPIC_MAX_LENGTH,
     VALID_NAME_CHARS,
     VALID_NAME_PATTERN,
     decode_batch,
     decode_properties,
-    encode_properties,
 )
-from ...codec.message import PROPERTY_CLUSTER
-from ...codec.message import encode_properties as _encode_properties
+from ...codec.namespace import dlq_topic
 from ..config import CLUSTER_NAME, FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
-from ..store import MessageDraft, record_length
+from ..store import MessageDraft, properties_length, record_length
+from ..topics import PERM_RW
+from .send_back import DLQ_NUMS_PER_GROUP, RETRY_MAX_TIMES
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -59,7 +64,7 @@ def _with_cluster(props: dict[str, str]) -> tuple[dict[str, str], int]:
     """``putProperty(msgInner, PROPERTY_CLUSTER, brokerClusterName)``: the
     properties to store and their size, as the record holds them (re-encoded)."""
     stored = {**props, PROPERTY_CLUSTER: CLUSTER_NAME}
-    return stored, len(_encode_properties(stored, trailing_separator=False).encode())
+    return stored, properties_length(stored)
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
@@ -126,6 +131,7 @@ class SendMessageProcessor:
         topic_size = len(topic.encode())
         # (body, properties, properties size in bytes, flag), in store order
         entries: list[tuple[bytes, dict[str, str], int, int]]
+        store_topic, store_queue = topic, queue_id
         if header.batch:
             # asyncSendBatchMessage, DefaultMessageStore.checkMessages
             if len(body) > max_size:
@@ -136,11 +142,13 @@ class SendMessageProcessor:
                 return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
             if not batch:
                 return fail(ResponseCode.MESSAGE_ILLEGAL, illegal)
-            entries = [(e.body, e.properties, len(encode_properties(e.properties).encode()), e.flag) for e in batch]
+            entries = [(e.body, e.properties, properties_length(e.properties), e.flag) for e in batch]
         else:
             props_text = header.properties or ""
             props_dict = decode_properties(props_text) if props_text else {}
-            entries = [(body, props_dict, len(props_text.encode()), header.flag)]
+            store_topic, store_queue = self._retry_or_dlq(cmd, header, topic, queue_id, props_dict)
+            # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
+            entries = [(body, props_dict, properties_length(props_dict), header.flag)]
         entries = [(entry_body, *_with_cluster(props), flag) for entry_body, props, _size, flag in entries]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
         sys_flag = header.sys_flag
@@ -155,8 +163,8 @@ class SendMessageProcessor:
         stored = broker.store.append(
             [
                 MessageDraft(
-                    topic=topic,
-                    queue_id=queue_id,
+                    topic=store_topic,
+                    queue_id=store_queue,
                     body=entry_body,
                     properties=props,
                     flag=flag,
@@ -182,3 +190,24 @@ class SendMessageProcessor:
             trace_on=True,
         )
         return reply(cmd, ResponseCode.SUCCESS, None, response.to_ext_fields())
+
+    def _retry_or_dlq(
+        self, cmd: RemotingCommand, header: SendMessageRequestHeader, topic: str, queue_id: int, props: dict[str, str]
+    ) -> tuple[str, int]:
+        """``handleRetryAndDLQ``: a message a consumer re-sends to its group's
+        retry topic itself (when CONSUMER_SEND_MSG_BACK failed) goes to the
+        group's dead-letter queue, undelayed, once its ``reconsumeTimes``
+        reached the max (the header's from clients of 3.4.9 on, else 16).
+        Returns where to store it; may set ``DELAY`` in ``props``."""
+        if not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            return topic, queue_id
+        group = topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
+        max_times = RETRY_MAX_TIMES
+        if cmd.version >= MQVersion.V3_4_9 and header.max_reconsume_times is not None:
+            max_times = header.max_reconsume_times
+        if (header.reconsume_times or 0) < max_times:
+            return topic, queue_id
+        dlq = dlq_topic(group)
+        self.broker.topics.create_in_send_back(self.broker.name, dlq, DLQ_NUMS_PER_GROUP, PERM_RW)
+        props[PROPERTY_DELAY_TIME_LEVEL] = "0"
+        return dlq, random.randrange(99_999_999) % DLQ_NUMS_PER_GROUP
