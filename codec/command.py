@@ -17,7 +17,7 @@ from typing import Any
 from .enums import LanguageCode, RemotingFlag, SerializeType
 from .errors import CodecError, EncodeError, MalformedHeaderError, TrailingBytesError
 from .frame import FRAME
-from .gen import compile_bound
+from .codecs import compile_bound
 
 __all__ = ["RemotingCommand", "encode", "decode", "DEFAULT_VERSION", "MQVersion"]
 

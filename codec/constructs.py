@@ -28,7 +28,6 @@ from typing import Any
 
 from construct import (
     Construct,
-    Container,
     ConstructError,
     FormatField,
     StreamError,
@@ -489,13 +488,13 @@ class Reject(Construct):  # type: ignore[misc]
 
 
 def _emit_root_parse(self: Construct, code: CodeGen) -> str:
-    from . import gen  # gen imports this module
+    from . import codecs  # which imports this module
 
-    key = gen.compile_for_construct(self)
+    key = codecs.compile_for_construct(self)
     fname = f"parse_root_{code.allocateId()}"
     code.append(
         f"""
-        from {gen.__name__} import COMPILED as _rmqwire_compiled
+        from {codecs.__name__} import COMPILED as _rmqwire_compiled
         def {fname}(io, this):
             data = io.read()
             value, pos = _rmqwire_compiled[{key}].parse_at(data, 0, len(data))
@@ -507,10 +506,10 @@ def _emit_root_parse(self: Construct, code: CodeGen) -> str:
 
 
 def _emit_root_build(self: Construct, code: CodeGen) -> str:
-    from . import gen
+    from . import codecs
 
-    key = gen.compile_for_construct(self)
-    code.append(f"from {gen.__name__} import COMPILED as _rmqwire_compiled")
+    key = codecs.compile_for_construct(self)
+    code.append(f"from {codecs.__name__} import COMPILED as _rmqwire_compiled")
     return f"(io.write(_rmqwire_compiled[{key}].build_bytes(obj)), obj)[1]"
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from construct import GreedyBytes, Int8ub, Int16sb, Int24ub, Int32sb, Switch, this
 
 from .constructs import EnumField, JsonHeader, NullableString, Record, Reject, Sized, StringMap
-from .gen import compile_buffer
+from .codecs import compile_buffer
 from .enums import LanguageCode, SerializeType
 from .errors import BadHeaderLengthError, FrameError, MalformedHeaderError, TruncatedFrameError, UnknownSerializeTypeError
 

@@ -3,9 +3,11 @@ a plain parse function and a plain build function.
 
 Every wire schema of the codec (the frame, the stored-message record, the
 batch record) goes through here, for every use: bound to a value type
-(:func:`compile_bound`: ``RemotingCommand``, ``MessageExt``), on nested
-dicts (:func:`compile_buffer`, and construct's own ``.compile()`` through
-:class:`~codec.constructs.Sized` / :class:`~codec.constructs.Record`).
+(:func:`codec.codecs.compile_bound`: ``RemotingCommand``, ``MessageExt``),
+on nested dicts (:func:`codec.codecs.compile_buffer`, and construct's own
+``.compile()`` through :class:`~codec.constructs.Sized` /
+:class:`~codec.constructs.Record`).  :mod:`codec.codecs` runs what this
+module emits; :mod:`codec.emission` holds its working state.
 
 Theory of operation.  Parse walks the schema in wire order with a work list
 (a continuation):
@@ -27,7 +29,7 @@ prefixes to fill in later, byte strings); at the end of each path every
 strings become one ``pack`` and the result is one concatenation.
 
 The generated code keeps every check but none of the error reporting: a
-merged check that fails raises ``_Bail``, and the entry point then runs the
+merged check that fails raises ``Bail``, and the entry point then runs the
 *interpreted* schema on the same input.  The interpreted schema raises the
 error class each node declares (or, for input the fast code merely declines,
 returns the value the slow way).  Leaves raise their own declared errors
@@ -40,16 +42,13 @@ below; :func:`_kind` is the one dispatch over node types.
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from construct import BytesInteger, Construct, ConstructError, Container, Default, FormatField, Renamed, Struct, Switch
-from construct.core import GreedyBytes
+from construct import Construct, Default, Struct, Switch
 
 from .constructs import (
     _KEY_LENGTH_TEXT,
@@ -66,135 +65,18 @@ from .constructs import (
     _EnumTable,
     _ntoa,
 )
-from .errors import CodecError, EncodeError
+from .emission import THIS_FIELD as _THIS_FIELD
+from .emission import Bail, BuildState, ParseState, Piece, Read, Task
+from .emission import fixed as _fixed
+from .emission import key as _key
+from .emission import key_fields as _key_fields
+from .emission import kind as _kind
+from .emission import node as _field
 
-__all__ = ["compile_buffer", "compile_bound", "BufferCodec", "BoundCodec"]
-
-
-class _Bail(Exception):
-    """Inside generated code: leave this input to the interpreted schema."""
-
-
-def _field(sc: Construct) -> Construct:
-    while isinstance(sc, Renamed):
-        sc = sc.subcon
-    return sc
+__all__ = ["Generator"]
 
 
-def _fixed(sc: Construct) -> tuple[str, bool] | None:
-    """(struct format chars, signed) of a fixed-size integer field, else None.
-    A 24-bit unsigned length reads as "BH" (struct has no 3-byte integers)."""
-    if isinstance(sc, Default):  # its value when building without one
-        sc = sc.subcon
-    if isinstance(sc, EnumField):
-        sc = sc.subcon
-    if isinstance(sc, FormatField) and sc.fmtstr[0] == ">":
-        return sc.fmtstr[1:], sc.fmtstr[1:].islower()
-    if isinstance(sc, BytesInteger) and sc.length == 3 and not sc.signed and not sc.swapped:
-        return "BH", False
-    return None
-
-
-def _kind(sc: Construct) -> str:
-    """The one dispatch over node types: which ``_emit_*`` pair handles ``sc``."""
-    if _fixed(sc) is not None:
-        return "fixed"
-    for kind, cls in (("host", HostPort), ("sized", Sized), ("records", Records), ("record", Struct), ("switch", Switch),
-                      ("reject", Reject), ("nullable", NullableString), ("text", Utf8Text), ("leaf", Leaf)):
-        if isinstance(sc, cls):
-            return kind
-    if sc is GreedyBytes:
-        return "greedy"
-    raise NotImplementedError(f"the generator cannot compile {sc!r}")
-
-
-def _key(key: Any) -> str:
-    """Source text for a Switch key (enum members by their int value)."""
-    return repr(int(key)) if isinstance(key, int) else repr(key)
-
-
-_THIS_FIELD = re.compile(r"this\['(\w+)'\]")
-
-
-def _key_fields(keyfunc: Any) -> list[str]:
-    """The fields a Switch key expression reads (``this.a``, ``this.a & 16``)."""
-    text = repr(keyfunc)
-    names = _THIS_FIELD.findall(text)
-    if not names or "this['_']" in text or _THIS_FIELD.sub("", text).count("this"):
-        raise NotImplementedError(f"a switch key must be an expression of this.<field>, not {text}")
-    return names
-
-
-# --------------------------------------------------------------------------- emission state
-
-
-@dataclass
-class _Read:
-    """One fixed-size field waiting to be read with its neighbours."""
-
-    fmt: str
-    targets: list[str]  # the names unpack_from assigns
-    post: list[str] = field(default_factory=list)  # statements after the read
-    sized: str | None = None  # the end variable of the Sized this is the length of
-    parent_end: str | None = None
-    signed: bool = True
-    inclusive: int = 0  # the length counts this many bytes before its range (itself)
-    raw: tuple[str, str] | None = None  # (var, enum table) left unconverted: a switch converts it
-    var: str = ""  # the value's variable, when it is not the one target
-    exact: bool = False  # the range ends where its parent does: check that at once
-    over: int | None = None  # a length above this bails (a signed byte read unsigned)
-    defer: bool = False  # the range's end is checked by the next read's bounds check
-
-
-@dataclass
-class _ParseState:
-    pending: list[_Read] = field(default_factory=list)
-    group_end: str = "end"  # the bound the pending reads are checked against
-    ends: list[str] = field(default_factory=lambda: ["end"])
-    bound: dict[str, str] = field(default_factory=dict)  # field name -> local variable
-    raw: dict[str, str] = field(default_factory=dict)  # local -> enum table not applied yet
-    # the position is base + off: variables are not updated until they must be
-    base: str = "pos"
-    off: int = 0
-    # the end of a range that was checked equal to its parent's -> the parent's
-    same_end: dict[str, str] = field(default_factory=dict)
-
-    def copy(self) -> _ParseState:
-        return _ParseState(
-            list(self.pending), self.group_end, list(self.ends), dict(self.bound), dict(self.raw),
-            self.base, self.off, dict(self.same_end),
-        )
-
-    def at(self) -> str:
-        return self.base if not self.off else f"{self.base} + {self.off}"
-
-    def move(self, base: str) -> None:
-        self.base, self.off = base, 0
-
-
-@dataclass
-class _Piece:
-    """Part of a built record: a fixed field (``fmt`` + ``expr``), a length
-    prefix to fill in (``sized``), or a byte string (``fmt`` empty)."""
-
-    fmt: str
-    expr: str
-    sized: int | None = None
-
-
-@dataclass
-class _BuildState:
-    pieces: list[_Piece] = field(default_factory=list)
-    spans: dict[int, list[int]] = field(default_factory=dict)  # sized id -> [first, last) piece, inclusive bytes
-
-    def copy(self) -> _BuildState:
-        return _BuildState(list(self.pieces), {k: list(v) for k, v in self.spans.items()})
-
-
-Task = tuple[Any, ...]
-
-
-class _Generator:
+class Generator:
     """Emits the parse and build bodies of one schema.
 
     ``fields`` (bound mode) names the values passed to ``FACTORY`` and read
@@ -210,7 +92,7 @@ class _Generator:
         self.inline: tuple[type, list[str], dict[str, Any]] | None = getattr(factory, "inline", None)
         self.ids = itertools.count(1)
         self.namespace: dict[str, Any] = {
-            "struct": struct, "_Bail": _Bail, "KEY_LENGTH_TEXT": _KEY_LENGTH_TEXT,
+            "struct": struct, "Bail": Bail, "KEY_LENGTH_TEXT": _KEY_LENGTH_TEXT,
             "VALUE_LENGTH_TEXT": _VALUE_LENGTH_TEXT, "BUILD_STRING_MAP_EXACT": _build_string_map_exact,
         }
         if self.inline is not None:
@@ -293,15 +175,21 @@ class _Generator:
         """The parse body; ``whole``: the data must end where the schema does."""
         self.lines = []
         self.whole = whole
-        self._parse([("parse", self.schema, None, ())], _ParseState(), 2)
+        self._parse([("parse", self.schema, None, ())], ParseState(), 2)
         return "\n".join(self.lines)
 
-    def _queue(self, st: _ParseState, read: _Read) -> None:
+    def _settle(self, st: ParseState, indent: int) -> None:
+        """Make the deferred checks now (before anything but slicing)."""
+        if st.deferred:
+            self._emit(indent, f"if {' or '.join(st.deferred)}: raise Bail")
+            st.deferred = []
+
+    def _queue(self, st: ParseState, read: Read) -> None:
         if not st.pending:
             st.group_end = st.ends[-1]
         st.pending.append(read)
 
-    def _flush(self, st: _ParseState, indent: int) -> None:
+    def _flush(self, st: ParseState, indent: int) -> None:
         """Read every pending fixed field with one unpack_from."""
         if not st.pending:
             return
@@ -309,7 +197,11 @@ class _Generator:
         size = struct.calcsize(">" + fmt)
         targets = [t for r in st.pending for t in r.targets]
         at = st.at()
-        self._emit(indent, f"if {st.base} + {st.off + size} > {st.group_end}: raise _Bail")
+        safe = st.safe is not None and st.safe[:2] == (st.group_end, st.base) and st.off + size <= st.safe[2]
+        checks = [*st.deferred] + ([] if safe else [f"{st.base} + {st.off + size} > {st.group_end}"])
+        st.deferred = []
+        if checks:
+            self._emit(indent, f"if {' or '.join(checks)}: raise Bail")
         if fmt in ("b", "B"):  # one byte: an index is cheaper than a struct call
             byte = f"data[{at}]"
             self._emit(indent, f"{targets[0]} = {byte}" + (f" - 256 if {byte} > 127 else {byte}" if fmt == "b" else ""))
@@ -323,33 +215,39 @@ class _Generator:
             if r.raw is not None:
                 st.raw[r.raw[0]] = r.raw[1]
             if r.sized:
-                inside = size - offset + r.inclusive  # bytes the length must cover, read already
+                # bytes the length must cover: read already, or read first on every path
+                inside = max(size - offset, r.minimum) + r.inclusive
                 var = r.var or r.targets[0]
                 start = st.off + offset - r.inclusive
                 self._emit(indent, f"{r.sized} = {st.base} + {start} + {var}" if start else f"{r.sized} = {st.base} + {var}")
+                if inside > size - offset + r.inclusive:
+                    st.safe = (r.sized, st.base, start + inside)
                 check = [] if r.defer else [f"{r.sized} {'!=' if r.exact else '>'} {r.parent_end}"]
                 if inside or r.signed:
                     check.insert(0, f"{var} < {inside}")
                 if r.over is not None:
                     check.insert(0, f"{var} > {r.over}")
-                if check:
-                    self._emit(indent, f"if {' or '.join(check)}: raise _Bail")
+                if r.defer:
+                    st.deferred += check
+                elif check:
+                    self._emit(indent, f"if {' or '.join(check)}: raise Bail")
         st.off += size
         st.pending = []
 
-    def _parse(self, tasks: list[Task], st: _ParseState, indent: int) -> None:
+    def _parse(self, tasks: list[Task], st: ParseState, indent: int) -> None:
         while tasks:
             task, tasks = tasks[0], tasks[1:]
             if task[0] == "item":  # one item of Records is complete
                 self._flush(st, indent)
+                self._settle(st, indent)
                 self._sync(st, indent)
                 self._emit(indent, f"{task[1]}({self._value_of(st, indent)})")
                 return
             if task[0] == "end":  # a Sized range is over
                 end = st.ends.pop()
-                self._flush(st, indent)
+                self._flush(st, indent)  # deferred checks wait: a read follows (see _parse_sized)
                 if st.at() != end:
-                    self._emit(indent, f"if {st.at()} != {end}: raise _Bail")
+                    self._emit(indent, f"if {st.at()} != {end}: raise Bail")
                 st.move(st.same_end.get(end, end))  # the same position, by the name known to be final
                 continue
             _, sc, name, path = task
@@ -361,22 +259,23 @@ class _Generator:
         self._flush(st, indent)
         self._finish_parse(st, indent)
 
-    def _finish_parse(self, st: _ParseState, indent: int) -> None:
+    def _finish_parse(self, st: ParseState, indent: int) -> None:
+        self._settle(st, indent)
         value = "items_" if self.list_root else self._value_of(st, indent)
         if self.whole:
             if st.at() != "end":
-                self._emit(indent, f"if {st.at()} != end: raise _Bail")
+                self._emit(indent, f"if {st.at()} != end: raise Bail")
             self._emit(indent, f"return {value}")
         else:
             self._emit(indent, f"return {value}, {st.at()}")
 
-    def _sync(self, st: _ParseState, indent: int) -> None:
+    def _sync(self, st: ParseState, indent: int) -> None:
         """Make ``pos`` the position (for code that reads it)."""
         if st.at() != "pos":
             self._emit(indent, f"pos = {st.at()}")
             st.move("pos")
 
-    def _value_of(self, st: _ParseState, indent: int) -> str:
+    def _value_of(self, st: ParseState, indent: int) -> str:
         """Emit what makes the value of the fields read on this path; its expression."""
         for var, table in st.raw.items():
             self._emit(indent, f"{var} = {table}[{var}]")
@@ -412,15 +311,15 @@ class _Generator:
 
         return show(items)
 
-    def _bind(self, st: _ParseState, name: str | None) -> str:
+    def _bind(self, st: ParseState, name: str | None) -> str:
         if name is not None:
             st.bound[name] = self._var(name)
         return self._var(name)
 
-    def _parse_fixed(self, sc: Any, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_fixed(self, sc: Any, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         fmt, signed = _fixed(sc)  # type: ignore[misc]
         var = self._bind(st, name)
-        read = _Read(fmt, [var], signed=signed)
+        read = Read(fmt, [var], signed=signed)
         if fmt == "BH":
             read.targets = [f"{var}_hi", f"{var}_lo"]
             read.post.append(f"{var} = {var}_hi << 16 | {var}_lo")
@@ -433,29 +332,30 @@ class _Generator:
         self._queue(st, read)
         return tasks
 
-    def _parse_host(self, sc: HostPort, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_host(self, sc: HostPort, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._bind(st, name)
         address, port = self._name("a"), self._name("p")
         if sc.v6:
             line = f"{var} = {self._const('host_text', sc.text)}({address}, {port})"
         else:
             line = f"{var} = f'{{{self._const('ntoa', _ntoa)}({address})}}:{{{port}}}'"
-        self._queue(st, _Read(f"{sc.address_size}si", [address, port], [line]))
+        self._queue(st, Read(f"{sc.address_size}si", [address, port], [line]))
         return tasks
 
-    def _parse_sized(self, sc: Sized, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_sized(self, sc: Sized, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         lenfmt = _fixed(sc.lengthfield)
         if lenfmt is None:
             raise NotImplementedError(f"unsupported length field {sc.lengthfield!r}")
         n, e = self._name("n"), self._name("e")
         if sc.length_name:
             n = self._bind(st, sc.length_name)
-        read = _Read(lenfmt[0], [n], sized=e, parent_end=st.ends[-1], signed=lenfmt[1], inclusive=sc.inclusive)
+        read = Read(lenfmt[0], [n], sized=e, parent_end=st.ends[-1], signed=lenfmt[1], inclusive=sc.inclusive)
         if lenfmt[0] == "b":  # read unsigned: a negative length is one over 127, and bails the same
             read.fmt, read.signed, read.over = "B", False, 127
         if lenfmt[0] == "BH":
             read.targets, read.var = [f"{n}_hi", f"{n}_lo"], n
             read.post.append(f"{n} = {n}_hi << 16 | {n}_lo")
+        read.minimum = _guaranteed(sc.subcon)
         if tasks and tasks[0][0] == "end":  # the last thing in its parent's range
             read.exact = True
             st.same_end[e] = st.ends[-1]
@@ -463,7 +363,7 @@ class _Generator:
             _kind(_field(sc.subcon)) in ("text", "greedy")
             and tasks
             and tasks[0][0] == "parse"
-            and _kind(_field(tasks[0][1])) in ("fixed", "sized")
+            and _starts_with_read(tasks[0][1])
         ):
             # only sliced, then the next field is read from its end with the
             # parent's bounds check, which fails if this range overran it
@@ -472,10 +372,10 @@ class _Generator:
         st.ends.append(e)
         return [("parse", sc.subcon, name, path), ("end",), *tasks]
 
-    def _parse_record(self, sc: Struct, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_record(self, sc: Struct, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         return [("parse", sub, sub.name, path + (sub.name,) if sub.name else path) for sub in sc.subcons] + tasks
 
-    def _parse_switch(self, sc: Switch, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> None:
+    def _parse_switch(self, sc: Switch, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> None:
         names = _key_fields(sc.keyfunc)
         pending = {t for r in st.pending for t in [*r.targets, r.var]}
         if any(st.bound.get(n) in pending for n in names):
@@ -483,6 +383,8 @@ class _Generator:
         for key_name in names:
             if key_name not in st.bound:
                 raise NotImplementedError(f"switch key {sc.keyfunc!r} is not read before the switch")
+        if self._fuse(sc, name, path, st, indent, tasks):
+            return None
         plain = repr(sc.keyfunc) == f"this[{names[0]!r}]"
         key = st.bound[names[0]] if plain else self._name("k") if len(sc.cases) > 1 else ""
         table = st.raw.pop(key, None) if plain else None
@@ -508,44 +410,73 @@ class _Generator:
         self._parse([("parse", sc.default, name, path), *tasks], st.copy(), indent + 1)
         return None
 
-    def _parse_records(self, sc: Records, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_records(self, sc: Records, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
+        self._settle(st, indent)
         self._sync(st, indent)
         end = st.ends[-1]
         self._emit(indent, "items_ = []")
         self._emit(indent, "append_ = items_.append")
         self._emit(indent, f"while pos < {end}:")
-        self._parse([("parse", sc.subcon, None, ()), ("item", "append_")], _ParseState(ends=[end]), indent + 1)
+        self._parse([("parse", sc.subcon, None, ()), ("item", "append_")], ParseState(ends=[end]), indent + 1)
         st.move(end)
         return tasks
 
-    def _parse_reject(self, sc: Reject, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> None:
-        self._emit(indent, "raise _Bail")
+    def _fuse(self, sc: Switch, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> bool:
+        """Switches on bits of one field (``this.sys_flag & 0x10`` for the born
+        host, ``& 0x20`` the store host, ``& 0x1`` the body) ahead in this
+        record become one branch on all the bits: the usual case costs one
+        test, and each path still gets the case each switch would choose."""
+        first = _mask_key(sc)
+        if first is None or first[0] not in st.bound:
+            return False
+        group = {-1: (sc, first[1])}
+        for i, task in enumerate(tasks):
+            if task[0] == "parse" and _kind(_field(task[1])) == "switch":
+                found = _mask_key(_field(task[1]))
+                if found is not None and found[0] == first[0] and not found[1] & sum(m for _, m in group.values()):
+                    group[i] = (_field(task[1]), found[1])
+        if len(group) < 2:
+            return False
+        mask = sum(m for _, m in group.values())
+        bits = [1 << b for b in range(mask.bit_length()) if mask >> b & 1]
+        key = self._name("k")
+        self._emit(indent, f"{key} = {st.bound[first[0]]} & {mask}")
+        for n in range(1 << len(bits)):
+            combo = sum(bit for j, bit in enumerate(bits) if n >> j & 1)
+            chosen = {i: s.cases.get(combo & m, s.default) for i, (s, m) in group.items()}
+            rest = [("parse", chosen[i], *task[2:]) if i in chosen else task for i, task in enumerate(tasks)]
+            self._emit(indent, f"{'if' if n == 0 else 'elif'} {key} == {combo}:")
+            self._parse([("parse", chosen[-1], name, path), *rest], st.copy(), indent + 1)
+        return True
+
+    def _parse_reject(self, sc: Reject, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> None:
+        self._emit(indent, "raise Bail")
         return None
 
-    def _parse_greedy(self, sc: Any, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_greedy(self, sc: Any, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
         end = st.ends[-1]
         self._emit(indent, f"{self._bind(st, name)} = data[{st.at()}:{end}]")
         st.move(end)
         return tasks
 
-    def _parse_text(self, sc: Utf8Text, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_text(self, sc: Utf8Text, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
         end = st.ends[-1]
         self._emit(indent, f"{self._bind(st, name)} = data[{st.at()}:{end}].decode()")
         st.move(end)
         return tasks
 
-    def _parse_nullable(self, sc: NullableString, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_nullable(self, sc: NullableString, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         n, var = self._name("n"), self._bind(st, name)
         end = st.ends[-1]
-        self._queue(st, _Read("i", [n]))
+        self._queue(st, Read("i", [n]))
         self._flush(st, indent)
         at = st.at()
         self._emit(indent, f"if {n}:")
         self._emit(indent + 1, f"pos = {at} + {n}")
-        self._emit(indent + 1, f"if {n} < 0 or pos > {end}: raise _Bail")
+        self._emit(indent + 1, f"if {n} < 0 or pos > {end}: raise Bail")
         self._emit(indent + 1, f"{var} = data[pos - {n}:pos].decode()")
         self._emit(indent, "else:")
         self._emit(indent + 1, f"{var} = None")
@@ -554,7 +485,7 @@ class _Generator:
         st.move("pos")
         return tasks
 
-    def _needed(self, st: _ParseState, name: str) -> str:
+    def _needed(self, st: ParseState, name: str) -> str:
         var = st.bound.get(name)
         if var is None:
             raise NotImplementedError(f"a leaf needs {name!r}, which is not read before it")
@@ -562,8 +493,9 @@ class _Generator:
             return f"{st.raw[var]}[{var}]"
         return var
 
-    def _parse_leaf(self, sc: Leaf, name: str | None, path: Any, st: _ParseState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _parse_leaf(self, sc: Leaf, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
+        self._settle(st, indent)
         end = st.ends[-1]
         inline = sc.inline_parse(self._bind(st, name), st.at(), end) if not sc.fields and name is not None else None
         if inline is not None:  # the leaf's own code, in place of a call
@@ -593,7 +525,7 @@ class _Generator:
         for key in sorted(self.switch_keys):  # read once, up front: they are also packed
             self._emit(2, f"v_{key} = {self._access(key)}")
             self.locals.add(key)
-        self._build([("build", self.schema, None, ())], _BuildState(), 2)
+        self._build([("build", self.schema, None, ())], BuildState(), 2)
         return "\n".join(self.lines)
 
     def _access(self, name: str) -> str:
@@ -608,7 +540,7 @@ class _Generator:
             raise NotImplementedError("the generator cannot build an unnamed value")
         return f"v_{name}" if name in self.locals else self._access(name)
 
-    def _build(self, tasks: list[Task], st: _BuildState, indent: int) -> None:
+    def _build(self, tasks: list[Task], st: BuildState, indent: int) -> None:
         while tasks:
             task, tasks = tasks[0], tasks[1:]
             if task[0] == "end":
@@ -622,95 +554,97 @@ class _Generator:
             tasks = more
         self._finish_build(st, indent)
 
-    def _build_fixed(self, sc: Any, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_fixed(self, sc: Any, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         fmt, _ = _fixed(sc)  # type: ignore[misc]
-        st.pieces.append(_Piece(fmt, self._value(name)))
+        st.pieces.append(Piece(fmt, self._value(name)))
         return tasks
 
-    def _build_host(self, sc: HostPort, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_host(self, sc: HostPort, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._name("b")
         self._emit(indent, f"{var} = {self._const('host_bytes', sc.build_bytes)}({self._value(name)}, None)")
-        st.pieces.append(_Piece("", var))
+        st.pieces.append(Piece("", var))
         return tasks
 
-    def _build_sized(self, sc: Sized, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_sized(self, sc: Sized, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         lenfmt = _fixed(sc.lengthfield)
         if lenfmt is None:
             raise NotImplementedError(f"unsupported length field {sc.lengthfield!r}")
         k = next(self.ids)
-        st.pieces.append(_Piece(lenfmt[0], f"n_{k}", sized=k))
+        st.pieces.append(Piece(lenfmt[0], f"n_{k}", sized=k))
         st.spans[k] = [len(st.pieces), -1, sc.inclusive]
         return [("build", sc.subcon, name, path), ("end", k), *tasks]
 
-    def _build_record(self, sc: Struct, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_record(self, sc: Struct, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         return [("build", sub, sub.name, path) for sub in sc.subcons] + tasks
 
-    def _build_switch(self, sc: Switch, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> None:
+    def _build_switch(self, sc: Switch, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> None:
         key = self._keyexpr(sc, lambda f: f"v_{f}")
         for i, (value, case) in enumerate(sc.cases.items()):
             self._emit(indent, f"{'if' if i == 0 else 'elif'} {key} == {_key(value)}:")
             branch = st.copy()
             if key.startswith("v_") and key[2:] in self.switch_keys:  # packed as the literal it equals here
-                branch.pieces = [_Piece(p.fmt, _key(value) if p.expr == key and p.fmt else p.expr, p.sized) for p in branch.pieces]
+                branch.pieces = [Piece(p.fmt, _key(value) if p.expr == key and p.fmt else p.expr, p.sized) for p in branch.pieces]
             self._build([("build", case, name, path), *tasks], branch, indent + 1)
         self._emit(indent, "else:")
         self._build([("build", sc.default, name, path), *tasks], st.copy(), indent + 1)
         return None
 
-    def _build_records(self, sc: Records, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_records(self, sc: Records, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._name("b")
+        from .codecs import compile_buffer  # which imports this module
+
         item = self._const("item_build", compile_buffer(sc.subcon).build_bytes)
         self._emit(indent, f"{var} = b''.join(map({item}, obj))")
-        st.pieces.append(_Piece("", var))
+        st.pieces.append(Piece("", var))
         return tasks
 
-    def _build_reject(self, sc: Reject, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> None:
-        self._emit(indent, "raise _Bail")
+    def _build_reject(self, sc: Reject, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> None:
+        self._emit(indent, "raise Bail")
         return None
 
-    def _build_greedy(self, sc: Any, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_greedy(self, sc: Any, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         # no type check: bytes + any bytes-like is bytes, anything else raises TypeError
         var = self._name("b")
         self._emit(indent, f"{var} = {self._value(name)}")
-        st.pieces.append(_Piece("", var))
+        st.pieces.append(Piece("", var))
         return tasks
 
-    def _build_text(self, sc: Utf8Text, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_text(self, sc: Utf8Text, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._name("b")
         self._emit(indent, f"{var} = {self._value(name)}.encode()")
-        st.pieces.append(_Piece("", var))
+        st.pieces.append(Piece("", var))
         return tasks
 
-    def _build_nullable(self, sc: NullableString, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> None:
+    def _build_nullable(self, sc: NullableString, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> None:
         # two paths: empty (a zero length and nothing else) or not
         var = self._name("s")
         self._emit(indent, f"{var} = {self._value(name)}")
         self._emit(indent, f"if not {var}:")
         empty = st.copy()
-        empty.pieces.append(_Piece("i", "0"))
+        empty.pieces.append(Piece("i", "0"))
         self._build(list(tasks), empty, indent + 1)
         self._emit(indent, "else:")
         raw = self._name("b")
         self._emit(indent + 1, f"{raw} = {var}.encode()")
-        st.pieces += [_Piece("i", f"len({raw})"), _Piece("", raw)]
+        st.pieces += [Piece("i", f"len({raw})"), Piece("", raw)]
         self._build(tasks, st, indent + 1)
         return None
 
-    def _build_leaf(self, sc: Leaf, name: str | None, path: Any, st: _BuildState, indent: int, tasks: list[Task]) -> list[Task]:
+    def _build_leaf(self, sc: Leaf, name: str | None, path: Any, st: BuildState, indent: int, tasks: list[Task]) -> list[Task]:
         var = self._name("b")
         inline = None if sc.fields else sc.inline_build(var, self._value(name))
         if inline is not None:
             for line in inline:
                 self._emit(indent, line)
-            st.pieces.append(_Piece("", var))
+            st.pieces.append(Piece("", var))
             return tasks
         build = self._const("leaf_build", sc.fast_build)
         args = [self._value(f) for f in sc.fields] if sc.fields else [self._value(name)]
         self._emit(indent, f"{var} = {build}({', '.join(args)})")
-        st.pieces.append(_Piece("", var))
+        st.pieces.append(Piece("", var))
         return tasks
 
-    def _finish_build(self, st: _BuildState, indent: int) -> None:
+    def _finish_build(self, st: BuildState, indent: int) -> None:
         """Compute the lengths, innermost first, then pack and join."""
         pieces = st.pieces
         inline: dict[str, str] = {}  # a length used once, by its pack: no variable
@@ -735,8 +669,8 @@ class _Generator:
             else:
                 self._emit(indent, f"n_{k} = {value}")
         parts: list[str] = []
-        run: list[_Piece] = []
-        for piece in [*pieces, _Piece("", "")]:
+        run: list[Piece] = []
+        for piece in [*pieces, Piece("", "")]:
             if piece.fmt:
                 run.append(piece)
                 continue
@@ -769,207 +703,60 @@ class _Generator:
         return self._render({f: f"obj.{f}" for f in self.fields}, ())
 
 
-def _plain(value: Any) -> Any:
-    """A parsed ``Container`` as plain dicts (construct's bookkeeping dropped)."""
-    if isinstance(value, Container):
-        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
-    if type(value) is list:
-        return [_plain(v) for v in value]
-    return value
+def _starts_with_read(sc: Construct) -> bool:
+    """Whether parsing ``sc`` begins with a fixed-size read (on every path)."""
+    sc = _field(sc)
+    what = _kind(sc)
+    if what in ("fixed", "sized", "host", "nullable"):
+        return True
+    if what == "record":
+        return bool(sc.subcons) and _starts_with_read(sc.subcons[0])
+    if what == "switch":
+        return all(_kind(_field(c)) == "reject" or _starts_with_read(c) for c in [*sc.cases.values(), sc.default])
+    return False
 
 
-# --------------------------------------------------------------------------- codecs
+_MASK_KEY = re.compile(r"\(this\['(\w+)'\] & (\d+)\)")
 
 
-def _interpreted(schema: Construct) -> tuple[Callable[..., tuple[Any, int]], Callable[[Any], bytes]]:
-    """The schema's own parse and build, in the generated functions' shapes:
-    the fallback that raises each node's declared error."""
-
-    def parse(data: bytes, pos: int, end: int) -> tuple[Any, int]:
-        stream = io.BytesIO(data[pos:end])
-        value = schema.parse_stream(stream)
-        return value, pos + stream.tell()
-
-    def build(value: Any) -> bytes:
-        try:
-            return bytes(schema.build(value))
-        except ConstructError as exc:
-            raise EncodeError(f"cannot build {type(value).__name__}: {exc}") from None
-
-    return parse, build
+def _mask_key(sc: Switch) -> tuple[str, int] | None:
+    """(field, mask) of a switch keyed on ``this.<field> & <mask>``."""
+    found = _MASK_KEY.fullmatch(repr(sc.keyfunc))
+    return (found.group(1), int(found.group(2))) if found else None
 
 
-class BufferCodec:
-    """A schema compiled to ``parse_at(data, pos, end, this=None) -> (value,
-    pos)`` and ``build_bytes(obj, this=None) -> bytes`` (plain functions),
-    plus the generated code alone as ``parse_strict`` / ``build_strict``."""
-
-    def __init__(self, namespace: dict[str, Any], source: str) -> None:
-        self.parse_at: Callable[..., tuple[Any, int]] = namespace["parse"]
-        self.build_bytes: Callable[..., bytes] = namespace["build"]
-        self.parse_strict: Callable[..., tuple[Any, int]] = namespace["parse_strict"]
-        self.build_strict: Callable[..., bytes] = namespace["build_strict"]
-        self.parse_exact: Callable[..., tuple[Any, int]] = namespace["parse_exact"]
-        self.build_exact: Callable[..., bytes] = namespace["build_exact"]
-        self.source = source
-        self._namespace = namespace
-
-    def parse(self, data: bytes) -> Any:
-        """The value of a whole ``data``."""
-        return self.parse_at(data, 0, len(data))[0]
-
-    def build(self, obj: Any) -> bytes:
-        return self.build_bytes(obj)
-
-
-_T = TypeVar("_T")
-_V = TypeVar("_V")
-
-#: What the generated build code may raise on a value it cannot handle
-#: (besides our own errors, which leaves raise and which pass through).
-BUILD_DECLINES = (_Bail, struct.error, TypeError, AttributeError, KeyError, ValueError, OverflowError)
-#: ... and the generated parse code (inline UTF-8 decoding).
-PARSE_DECLINES = (_Bail, UnicodeDecodeError)
+def _guaranteed(sc: Construct) -> int:
+    """The fixed-size bytes every path through ``sc`` reads first."""
+    sc = _field(sc)
+    what = _kind(sc)
+    if what == "fixed":
+        return struct.calcsize(">" + _fixed(sc)[0])  # type: ignore[index]
+    if what == "host":
+        return int(sc.packer.size)
+    if what == "sized":
+        return struct.calcsize(">" + _fixed(sc.lengthfield)[0]) if _fixed(sc.lengthfield) else 0  # type: ignore[index]
+    if what == "record":
+        total = 0
+        for sub in sc.subcons:
+            part = _guaranteed(sub)
+            total += part
+            if _kind(_field(sub)) not in ("fixed", "host") and not _fully_fixed(sub):
+                break
+        return total
+    if what == "switch":
+        sizes = [_guaranteed(c) for c in [*sc.cases.values(), sc.default] if _kind(_field(c)) != "reject"]
+        return min(sizes) if sizes else 0
+    return 0
 
 
-class BoundCodec(BufferCodec):
-    """A schema compiled for a value type (:func:`compile_bound`).  Besides
-    ``parse_at`` / ``build_bytes``, :meth:`encoder` and :meth:`decoder` make
-    public entry points with the generated code inlined, so the usual call is
-    one Python call."""
-
-    def __init__(self, namespace: dict[str, Any], source: str, whole_body: str, build_body: str) -> None:
-        super().__init__(namespace, source)
-        self._whole_body = whole_body
-        self._build_body = build_body
-
-    def _define(self, name: str, source: str, fallback: Callable[..., Any]) -> Any:
-        namespace = dict(self._namespace, FALLBACK=fallback)
-        exec(compile(source, f"<rmqwire-generated-{name}>", "exec"), namespace)
-        function = namespace[name]
-        for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
-            setattr(function, attr, getattr(fallback, attr))
-        function.__wrapped__ = fallback  # inspect.signature shows the typed one
-        self.source += "\n" + source
-        return function
-
-    def encoder(self, fallback: Callable[[_T], bytes], exact_type: type) -> Callable[[_T], bytes]:
-        """``fallback`` (the full semantics: type checks, error mapping) with
-        the generated build inlined for ``exact_type`` objects."""
-        self._namespace["EXACT_TYPE"] = exact_type
-        source = (
-            "def encoder(obj):\n"
-            "    if type(obj) is EXACT_TYPE:\n"
-            "        try:\n"
-            f"{self._build_body}\n"
-            "        except CodecError:\n"
-            "            raise\n"
-            "        except BUILD_DECLINES:\n"
-            "            pass\n"
-            "    return FALLBACK(obj)\n"
-        )
-        return self._define("encoder", source, fallback)  # type: ignore[no-any-return]
-
-    def decoder(self, fallback: Callable[[_V], _T]) -> Callable[[_V], _T]:
-        """``fallback`` (the full semantics: any input, trailing bytes, error
-        mapping) with the generated parse of one whole ``bytes`` inlined."""
-        source = (
-            "def decoder(data):\n"
-            "    if type(data) is bytes:\n"
-            "        pos = 0\n"
-            "        end = len(data)\n"
-            "        try:\n"
-            f"{self._whole_body}\n"
-            "        except PARSE_DECLINES:\n"
-            "            pass\n"
-            "    return FALLBACK(data)\n"
-        )
-        return self._define("decoder", source, fallback)  # type: ignore[no-any-return]
-
-
-def _indent(text: str, levels: int) -> str:
-    return "\n".join("    " * levels + line if line else line for line in text.split("\n"))
-
-
-def _compile(schema: Construct, factory: Callable[..., Any] | None, fields: Sequence[str] | None) -> tuple[_Generator, dict[str, Any], str]:
-    gen = _Generator(schema, fields, factory)
-    if fields is not None:
-        missing = set(fields) - set(gen.paths)
-        if missing:
-            raise NotImplementedError(f"fields not in the schema: {sorted(missing)}")
-    parse_body = gen.parse_source()
-    whole_body = gen.parse_source(whole=True)
-    build_body = gen.build_source()
-    interpreted_parse, interpreted_build = _interpreted(schema)
-    gen.namespace.update(
-        FACTORY=factory, INTERPRETED_PARSE=interpreted_parse, INTERPRETED_BUILD=interpreted_build, _plain=_plain,
-        CodecError=CodecError, BUILD_DECLINES=BUILD_DECLINES, PARSE_DECLINES=PARSE_DECLINES,
-    )
-    source = f"""\
-# generated by rmqwire from the construct schema; do not edit
-def parse_exact(data, pos, end, this=None):
-    value, pos = INTERPRETED_PARSE(data, pos, end)
-    return {gen.interpreted_value_source()}, pos
-
-def build_exact(obj, this=None):
-    return INTERPRETED_BUILD({gen.interpreted_input_source()})
-
-def parse_strict(data, pos, end, this=None):
-    if True:
-{parse_body}
-
-def build_strict(obj, this=None):
-    if True:
-{build_body}
-
-def parse(data, pos, end, this=None):
-    start = pos
-    try:
-{parse_body}
-    except PARSE_DECLINES:
-        pass
-    return parse_exact(data, start, end)  # raises the declared error
-
-def build(obj, this=None):
-    try:
-{build_body}
-    except CodecError:
-        raise
-    except BUILD_DECLINES:
-        pass
-    return build_exact(obj)  # raises the declared error
-"""
-    exec(compile(source, "<rmqwire-generated>", "exec"), gen.namespace)
-    return gen, gen.namespace, source + f"\n# whole-input parse:\n{whole_body}\n"
-
-
-def compile_buffer(schema: Construct) -> BufferCodec:
-    """Compile ``schema`` to functions on nested dicts keyed by its names,
-    as the interpreted schema's ``Container`` s are."""
-    _, namespace, source = _compile(schema, None, None)
-    return BufferCodec(namespace, source)
-
-
-def compile_bound(schema: Construct, factory: Callable[..., Any], fields: Sequence[str]) -> BoundCodec:
-    """Compile ``schema`` bound to a value type: ``parse_at`` returns
-    ``factory(*values of fields, in order)`` and ``build_bytes`` reads those
-    names as attributes.  Every name in ``fields`` must be a named value of
-    the schema, at one place; values not in ``fields`` are read and checked
-    but not passed (e.g. a magic code a switch reads)."""
-    gen, namespace, source = _compile(schema, factory, fields)
-    whole_body = _indent(gen.parse_source(whole=True), 1)
-    build_body = _indent(gen.build_source(), 1)
-    return BoundCodec(namespace, source, whole_body, build_body)
-
-
-#: Codecs compiled for construct's own ``.compile()`` (referenced by number
-#: from the code construct generates).
-COMPILED: dict[int, BufferCodec] = {}
-
-
-def compile_for_construct(schema: Construct) -> int:
-    """Compile ``schema`` for construct's compile hook; returns its number."""
-    key = id(schema)
-    if key not in COMPILED:
-        COMPILED[key] = compile_buffer(schema)
-    return key
+def _fully_fixed(sc: Construct) -> bool:
+    """Whether every path through ``sc`` is of a fixed size, whatever the
+    data's lengths say (a switch of hosts: 8 or 20 bytes)."""
+    sc = _field(sc)
+    what = _kind(sc)
+    if what in ("fixed", "host"):
+        return True
+    if what == "switch":
+        cases = [c for c in [*sc.cases.values(), sc.default] if _kind(_field(c)) != "reject"]
+        return bool(cases) and all(_fully_fixed(c) for c in cases)
+    return False

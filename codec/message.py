@@ -44,7 +44,7 @@ from construct import Default, GreedyBytes, Int16sb, Int32sb
 
 from .constructs import Record, Sized
 from .errors import ConfigError, EncodeError, InvalidMessageError, MalformedBodyError
-from .gen import compile_buffer
+from .codecs import compile_buffer
 
 __all__ = [
     "local_ipv4",

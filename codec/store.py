@@ -39,7 +39,7 @@ from construct import GreedyBytes, Int8sb, Int16sb, Int32sb, Int64sb, Switch, th
 
 from .command import _fast_constructor
 from .constructs import HostPort, Leaf, Record, Records, Reject, Sized, Utf8Text
-from .gen import compile_bound, compile_buffer
+from .codecs import compile_bound, compile_buffer
 from .errors import CodecError, EncodeError, MalformedBodyError
 from .message import (
     MAX_PROPERTIES_SIZE,
