@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .request_reply import ReplyMessage, create_reply_message
     from .selector import select_message_queue_by_hash, select_message_queue_by_random
     from .sync import BlockingFacade, Producer
+    from .transaction import AsyncTransactionProducer, TransactionProducer, TransactionSendResult
     from .types import (
         ConsumeFromWhere,
         ConsumeOrderlyStatus,
@@ -51,6 +52,9 @@ __all__ = [
     "ConsumeOrderlyStatus",
     "ConsumeType",
     "LocalTransactionState",
+    "AsyncTransactionProducer",
+    "TransactionProducer",
+    "TransactionSendResult",
     "ServiceState",
     "Credentials",
     "MessageQueueSelector",
@@ -84,6 +88,9 @@ _EXPORTS = {
     "ConsumeOrderlyStatus": ".types",
     "ConsumeType": ".types",
     "LocalTransactionState": ".types",
+    "AsyncTransactionProducer": ".transaction",
+    "TransactionProducer": ".transaction",
+    "TransactionSendResult": ".transaction",
     "ServiceState": ".instance",
     "Credentials": ".codec.acl",
     "MessageQueueSelector": ".producer",

@@ -20,8 +20,10 @@ Theory of operation.  Parse walks the schema in wire order with a work list
   locals, ``this.sys_flag & 0x10``), and the rest of the schema is emitted
   again inside each branch, so each path through a record is straight-line
   code;
-* leaves (``StringMap``, ``JsonHeader``, properties) are one call each,
-  short ones (``GreedyBytes``, ``NullableString``, ``Utf8Text``) inline.
+* leaves are one call each, or their own source in place (properties);
+  ``GreedyBytes``, ``NullableString``, ``Utf8Text`` inline;
+* switches on bits of one field are fused into one branch, and a range
+  that is only sliced is checked by the next read's bounds check.
 
 Build walks the same way but collects *pieces* (fixed fields, length
 prefixes to fill in later, byte strings); at the end of each path every
@@ -33,11 +35,9 @@ merged check that fails raises ``Bail``, and the entry point then runs the
 *interpreted* schema on the same input.  The interpreted schema raises the
 error class each node declares (or, for input the fast code merely declines,
 returns the value the slow way).  Leaves raise their own declared errors
-directly, as they do interpreted.  ``parse_strict`` / ``build_strict`` are
-the generated code alone, for tests that prove valid input never bails.
-
-Each node type's parse and build emission sits in one ``_emit_*`` pair
-below; :func:`_kind` is the one dispatch over node types.
+directly, as they do interpreted.  Each node type's emission is one
+``_parse_<kind>`` / ``_build_<kind>`` pair of :class:`Generator`, picked by
+the one dispatch over node types, :func:`codec.emission.kind`.
 """
 
 from __future__ import annotations
@@ -50,21 +50,8 @@ from typing import Any
 
 from construct import Construct, Default, Struct, Switch
 
-from .constructs import (
-    _KEY_LENGTH_TEXT,
-    _VALUE_LENGTH_TEXT,
-    EnumField,
-    HostPort,
-    Leaf,
-    NullableString,
-    Records,
-    Reject,
-    Sized,
-    Utf8Text,
-    _build_string_map_exact,
-    _EnumTable,
-    _ntoa,
-)
+from .constructs import _KEY_LENGTH_TEXT, _VALUE_LENGTH_TEXT, EnumField, HostPort, Leaf, NullableString, Records
+from .constructs import Reject, Sized, Utf8Text, _build_string_map_exact, _EnumTable, _ntoa
 from .emission import THIS_FIELD as _THIS_FIELD
 from .emission import Bail, BuildState, ParseState, Piece, Read, Task
 from .emission import fixed as _fixed
@@ -72,8 +59,13 @@ from .emission import key as _key
 from .emission import key_fields as _key_fields
 from .emission import kind as _kind
 from .emission import node as _field
+from .emission import guaranteed as _guaranteed
+from .emission import mask_key as _mask_key
+from .emission import starts_with_read as _starts_with_read
 
 __all__ = ["Generator"]
+
+_WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
 class Generator:
@@ -91,6 +83,7 @@ class Generator:
         #: the value is built in place, as that constructor would
         self.inline: tuple[type, list[str], dict[str, Any]] | None = getattr(factory, "inline", None)
         self.ids = itertools.count(1)
+        self.consts: dict[tuple[str, int], str] = {}
         self.namespace: dict[str, Any] = {
             "struct": struct, "Bail": Bail, "KEY_LENGTH_TEXT": _KEY_LENGTH_TEXT,
             "VALUE_LENGTH_TEXT": _VALUE_LENGTH_TEXT, "BUILD_STRING_MAP_EXACT": _build_string_map_exact,
@@ -148,9 +141,11 @@ class Generator:
         return f"{prefix}_{next(self.ids)}"
 
     def _const(self, prefix: str, value: Any) -> str:
-        name = self._name(prefix)
-        self.namespace[name] = value
-        return name
+        key = (prefix, id(value))
+        if key not in self.consts:  # one name per object, however many paths use it
+            self.consts[key] = self._name(prefix)
+            self.namespace[self.consts[key]] = value
+        return self.consts[key]
 
     def _struct(self, fmt: str, method: str) -> str:
         """A global bound to one method of a precompiled ``struct.Struct``
@@ -418,7 +413,14 @@ class Generator:
         self._emit(indent, "items_ = []")
         self._emit(indent, "append_ = items_.append")
         self._emit(indent, f"while pos < {end}:")
+        loop = len(self.lines)
         self._parse([("parse", sc.subcon, None, ()), ("item", "append_")], ParseState(ends=[end]), indent + 1)
+        # the loop's globals as locals, read once (a hand-written loop does that too)
+        used = sorted({w for line in self.lines[loop:] for w in _WORD.findall(line)} & self.namespace.keys() - {"Bail"})
+        if used:
+            rename = re.compile(r"\b(" + "|".join(map(re.escape, used)) + r")\b")
+            self.lines[loop:] = [rename.sub(r"l_\1", line) for line in self.lines[loop:]]
+            self.lines.insert(loop - 1, "    " * indent + f"{', '.join('l_' + u for u in used)} = {', '.join(used)}")
         st.move(end)
         return tasks
 
@@ -685,78 +687,3 @@ class Generator:
             if piece.expr:
                 parts.append(piece.expr)
         self._emit(indent, f"return {' + '.join(parts) or repr(b'')}")
-
-    # -- the interpreted schema's values, for the fallback
-
-    def interpreted_value_source(self) -> str:
-        """``FACTORY(...)`` (or the nested dict) from the interpreted parse."""
-        if self.fields is None:
-            return "_plain(value)"
-        item = "item_" if self.list_root else "value"
-        make = f"FACTORY({', '.join(item + ''.join(f'[{k!r}]' for k in self.paths[f]) for f in self.fields)})"
-        return f"[{make} for item_ in value]" if self.list_root else make
-
-    def interpreted_input_source(self) -> str:
-        """What the interpreted build takes, from the object."""
-        if self.fields is None:
-            return "obj"
-        return self._render({f: f"obj.{f}" for f in self.fields}, ())
-
-
-def _starts_with_read(sc: Construct) -> bool:
-    """Whether parsing ``sc`` begins with a fixed-size read (on every path)."""
-    sc = _field(sc)
-    what = _kind(sc)
-    if what in ("fixed", "sized", "host", "nullable"):
-        return True
-    if what == "record":
-        return bool(sc.subcons) and _starts_with_read(sc.subcons[0])
-    if what == "switch":
-        return all(_kind(_field(c)) == "reject" or _starts_with_read(c) for c in [*sc.cases.values(), sc.default])
-    return False
-
-
-_MASK_KEY = re.compile(r"\(this\['(\w+)'\] & (\d+)\)")
-
-
-def _mask_key(sc: Switch) -> tuple[str, int] | None:
-    """(field, mask) of a switch keyed on ``this.<field> & <mask>``."""
-    found = _MASK_KEY.fullmatch(repr(sc.keyfunc))
-    return (found.group(1), int(found.group(2))) if found else None
-
-
-def _guaranteed(sc: Construct) -> int:
-    """The fixed-size bytes every path through ``sc`` reads first."""
-    sc = _field(sc)
-    what = _kind(sc)
-    if what == "fixed":
-        return struct.calcsize(">" + _fixed(sc)[0])  # type: ignore[index]
-    if what == "host":
-        return int(sc.packer.size)
-    if what == "sized":
-        return struct.calcsize(">" + _fixed(sc.lengthfield)[0]) if _fixed(sc.lengthfield) else 0  # type: ignore[index]
-    if what == "record":
-        total = 0
-        for sub in sc.subcons:
-            part = _guaranteed(sub)
-            total += part
-            if _kind(_field(sub)) not in ("fixed", "host") and not _fully_fixed(sub):
-                break
-        return total
-    if what == "switch":
-        sizes = [_guaranteed(c) for c in [*sc.cases.values(), sc.default] if _kind(_field(c)) != "reject"]
-        return min(sizes) if sizes else 0
-    return 0
-
-
-def _fully_fixed(sc: Construct) -> bool:
-    """Whether every path through ``sc`` is of a fixed size, whatever the
-    data's lengths say (a switch of hosts: 8 or 20 bytes)."""
-    sc = _field(sc)
-    what = _kind(sc)
-    if what in ("fixed", "host"):
-        return True
-    if what == "switch":
-        cases = [c for c in [*sc.cases.values(), sc.default] if _kind(_field(c)) != "reject"]
-        return bool(cases) and all(_fully_fixed(c) for c in cases)
-    return False

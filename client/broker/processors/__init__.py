@@ -11,12 +11,14 @@ from .pull import PullMessageProcessor
 from .reply import ReplyMessageProcessor
 from .send import SendMessageProcessor
 from .send_back import ConsumerSendMsgBackProcessor
+from .transaction import EndTransactionProcessor
 
 __all__ = [
     "AdminBrokerProcessor",
     "ClientManageProcessor",
     "ConsumerManageProcessor",
     "ConsumerSendMsgBackProcessor",
+    "EndTransactionProcessor",
     "PullMessageProcessor",
     "ReplyMessageProcessor",
     "SendMessageProcessor",
