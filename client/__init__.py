@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codec.acl import Credentials
+    from .codec.store import MessageExt
+    from .consumer.lite_pull import AsyncLitePullConsumer, LitePullConsumer
+    from .consumer.push import AsyncPushConsumer, PushConsumer
     from .instance import ServiceState
     from .inner import ConsumerInner, ProducerInner
     from .producer import AsyncProducer, MessageQueueSelector
@@ -42,6 +45,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncProducer",
     "Producer",
+    "AsyncPushConsumer",
+    "PushConsumer",
+    "AsyncLitePullConsumer",
+    "LitePullConsumer",
+    "MessageExt",
     "Message",
     "MessageQueue",
     "SendResult",
@@ -78,6 +86,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _EXPORTS = {
     "AsyncProducer": ".producer",
     "Producer": ".sync",
+    "AsyncPushConsumer": ".consumer.push",
+    "PushConsumer": ".consumer.push",
+    "AsyncLitePullConsumer": ".consumer.lite_pull",
+    "LitePullConsumer": ".consumer.lite_pull",
+    "MessageExt": ".codec.store",
     "Message": ".types",
     "MessageQueue": ".types",
     "SendResult": ".types",

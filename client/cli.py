@@ -3,6 +3,7 @@
 ``demo`` runs the classic producer walkthrough against the embedded broker,
 printing each step and every frame exchanged; ``serve`` runs the embedded
 broker; ``send`` sends a message (or ``--count`` of them) to any cluster;
+``consume`` prints the messages of a topic as a consumer group receives them;
 ``decode`` pretty-prints frames given as hex, a raw capture, or a msgpack
 trace.
 
@@ -127,7 +128,7 @@ def _add_common(parser: argparse.ArgumentParser, default: Any) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rmqwire",
-        description="Tools for the Apache RocketMQ remoting protocol: an embedded broker, a sender, a frame decoder.",
+        description="Tools for the Apache RocketMQ remoting protocol: an embedded broker, a sender, a consumer, a frame decoder.",
         epilog="Run 'rmqwire COMMAND --help' for the options of one command.",
         formatter_class=_Formatter,
     )
@@ -199,6 +200,32 @@ def _parser() -> argparse.ArgumentParser:
                       help="with --count: sends awaited at once")
     send.add_argument("--record", metavar="FILE", help="record every frame to a msgpack trace "
                       "(read it back with 'rmqwire decode FILE')")
+
+    consume = command("consume", "print a topic's messages as a consumer group receives them",
+                      "Consume TOPIC as a member of --group (a push consumer: rebalance, long polling, "
+                      "offsets committed on the broker) and print each message as it arrives: queue, offset, "
+                      "ids, tags, keys, user properties, body. Stops after --count messages, after "
+                      "--idle-timeout seconds without one, or at Ctrl-C, then prints a summary. A group "
+                      "resumes from its committed offsets; --from-beginning only decides where a group "
+                      "with none starts.")
+    consume.add_argument("--namesrv", metavar="HOST:PORT[;HOST:PORT]",
+                         help="name server addresses (default: the NAMESRV_ADDR environment variable)")
+    consume.add_argument("--topic", required=True, help="the topic to consume (required)")
+    consume.add_argument("--group", default="rmqwire-cli", help="the consumer group")
+    consume.add_argument("--expression", default="*", metavar="TAGS",
+                         help="tag expression: '*' for every message, or 'TagA || TagB'")
+    consume.add_argument("--from-beginning", action="store_true",
+                         help="a group with no committed offset starts at each queue's first message "
+                              "(default: only messages that arrive from now on)")
+    consume.add_argument("--count", type=_int_in(1, 2**31 - 1, "count"), metavar="N",
+                         help="stop after N messages (default: run until Ctrl-C)")
+    consume.add_argument("--idle-timeout", type=_seconds, metavar="SECONDS",
+                         help="stop after this long without a message (default: wait for ever)")
+    consume.add_argument("--timeout", type=_seconds, default=3.0, metavar="SECONDS",
+                         help="time allowed for each request to a name server or broker")
+    consume.add_argument("--broadcasting", action="store_true",
+                         help="every consumer gets every message (offsets kept in ~/.rocketmq_offsets) "
+                              "instead of the group sharing the queues")
 
     dec = command("decode", "pretty-print frames: hex, a raw capture file, or a msgpack trace",
                   "Print every record of each INPUT, numbered from 1. A record that does not decode is "
@@ -468,6 +495,43 @@ async def _send(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Binar
     return 0 if stats.all_sent else 1
 
 
+# --------------------------------------------------------------------------- consume
+
+
+async def _consume(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import AsyncPushConsumer, ConsumeFromWhere, MessageModel
+    from .cli_consume import Printer, install_stop_signals
+
+    namesrv = args.namesrv or os.environ.get("NAMESRV_ADDR")
+    if not namesrv:
+        raise CliError("consume: no name server: give --namesrv HOST:PORT or set NAMESRV_ADDR", 2)
+    printer = Printer(out, args.count, args.idle_timeout)
+    consumer = AsyncPushConsumer(
+        args.group,
+        namesrv_addr=namesrv,
+        request_timeout=args.timeout,
+        consume_from_where=(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET if args.from_beginning
+                            else ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET),
+        message_model=MessageModel.BROADCASTING if args.broadcasting else MessageModel.CLUSTERING,
+        # one message printed at a time: the count is exact and lines never interleave
+        consume_thread_min=1,
+        consume_thread_max=1,
+    )
+    consumer.subscribe(args.topic, args.expression)
+    consumer.register_listener(printer)
+    stop = asyncio.Event()
+    undo = install_stop_signals(asyncio.get_running_loop(), stop.set)
+    try:
+        async with consumer:
+            interrupted = await printer.wait(stop)
+    finally:
+        undo()
+    print(printer.stats.summary(), file=out, flush=True)
+    if interrupted and args.count is not None and printer.stats.count < args.count:
+        return 130
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -512,6 +576,8 @@ def main(
                 return asyncio.run(_serve(args, out))
             if command == "send":
                 return asyncio.run(_send(args, out, err, stdin))
+            if command == "consume":
+                return asyncio.run(_consume(args, out, err))
             raise CliError(f"unknown command {command!r}", 2)  # pragma: no cover - argparse checks choices
         except KeyboardInterrupt:
             print("rmqwire: interrupted", file=err)

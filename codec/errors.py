@@ -37,6 +37,8 @@ __all__ = [
     "ConfigError",
     "ServiceStateError",
     "InvalidMessageError",
+    "ConsumerError",
+    "OffsetStoreError",
     "RemotingError",
     "ConnectError",
     "RequestTimeoutError",
@@ -154,6 +156,16 @@ class ServiceStateError(ClientError):
 
 class InvalidMessageError(ClientError, ValueError):
     """A message the broker would reject (Java ``Validators.checkMessage``)."""
+
+
+class ConsumerError(ClientError):
+    """A consumer could not do what was asked on this side (no listener,
+    nothing subscribed, a queue it does not own, ...)."""
+
+
+class OffsetStoreError(ConsumerError):
+    """A local offset file (``offsets.json`` and its ``.bak``) could not be
+    read or written."""
 
 
 # --------------------------------------------------------------------------- transport

@@ -124,7 +124,7 @@ def free_port() -> int:
 def test_every_option_of_every_command_has_help_and_its_default_shown() -> None:
     parser = cli._parser()
     subparsers = next(a for a in parser._actions if isinstance(a, cli.argparse._SubParsersAction))
-    assert set(subparsers.choices) == {"demo", "serve", "send", "decode"}
+    assert set(subparsers.choices) == {"demo", "serve", "send", "consume", "decode"}
     for name, sub in subparsers.choices.items():
         for action in sub._actions:
             assert action.help, f"{name} {action.dest} has no help"
