@@ -60,6 +60,8 @@ from .codec.message import (
     validate_topic,
 )
 
+from . import request_reply
+from .codec.store import MessageExt
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
@@ -107,6 +109,8 @@ class _SendRequest:
     selector: MessageQueueSelector | None = None
     message: Message | None = None
     arg: Any = None
+    #: a reply (``MSG_TYPE`` reply): sent as SEND_REPLY_MESSAGE(_V2)
+    reply: bool = False
 
 
 _STATUS_BY_CODE = {
@@ -137,7 +141,8 @@ _UNIQ_PROPERTY = PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX + NAME_VALUE_SEPARATOR
 def _encoded_properties(msg: Message, uniq: str) -> str:
     """``encode_properties`` of the message's wire properties plus UNIQ_KEY
     (always last), with the common prefix cached."""
-    if msg.properties is None and not msg.keys and not msg.delay_level:
+    # a subclass (a reply) adds properties of its own: never from the cache
+    if type(msg) is Message and msg.properties is None and not msg.keys and not msg.delay_level:
         key = (msg.tags, msg.wait_store_msg_ok)
         prefix = _PROPERTY_PREFIXES.get(key) if type(msg.tags) in (str, type(None)) else None
         if prefix is None:
@@ -531,6 +536,7 @@ class AsyncProducer:
             selector,
             msg if selector is not None else None,
             arg,
+            isinstance(msg, request_reply.ReplyMessage),
         )
 
     @staticmethod
@@ -577,6 +583,32 @@ class AsyncProducer:
             result = await self._send_once(request, total)
         assert result is not None
         return result
+
+    async def request(
+        self,
+        msg: Message,
+        timeout: float = 3.0,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> MessageExt:
+        """Send ``msg`` as a request and return the reply (Java's
+        ``request(msg, timeout)``; request-reply messaging).
+
+        The message goes out as :meth:`send` sends it, with the properties
+        ``CORRELATION_ID`` (a new UUID), ``REPLY_TO_CLIENT`` (this client's
+        id) and ``TTL`` (``timeout`` in ms); a replier answers with
+        :func:`~rmqwire.create_reply_message`, and the broker pushes the reply
+        back here.  ``timeout`` (seconds) bounds the send and the wait
+        together; ``queue`` / ``selector`` / ``arg`` as for :meth:`send`.
+
+        Returns the reply as a :class:`~rmqwire.codec.MessageExt` (``body``,
+        ``properties``).  Raises what :meth:`send` raises when the request
+        cannot be sent, and :class:`~codec.errors.ReplyTimeoutError` (naming
+        the correlation id and the timeout) when no reply comes in time.
+        """
+        return await request_reply.request(self, msg, timeout, queue=queue, selector=selector, arg=arg)
 
     async def send_oneway(
         self,
@@ -757,7 +789,9 @@ class AsyncProducer:
             None,
             mq.broker_name,
         )
-        if v2 and not request.batch:
+        if request.reply:  # MQClientAPIImpl.sendMessage: by the message's MSG_TYPE
+            code: int = RequestCode.SEND_REPLY_MESSAGE_V2 if v2 else RequestCode.SEND_REPLY_MESSAGE
+        elif v2 and not request.batch:
             code = _SEND_CODE_V2
         else:
             code = SendMessageRequestHeader.request_code_for(v2, request.batch)

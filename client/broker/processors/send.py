@@ -12,8 +12,11 @@ A prepared message (``TRAN_MSG`` true, not a batch) goes to the half queue
 instead (``TransactionalMessageService.prepareMessage``, see :mod:`..transaction`),
 or is refused when the broker rejects transaction messages.
 
-Where it knowingly differs from Java: stored properties are the ones sent
-(Java adds ``CLUSTER``); ``"batch":"1"`` (the C++ client's way) counts as a
+Stored properties are the ones sent plus ``CLUSTER`` (the cluster's name,
+which a replier needs: :func:`rmqwire.create_reply_message`), for a batch on
+every member.  Where it knowingly differs from Java: ``WAIT`` is kept (Java
+leaves it out of the stored string, and appends the batch's own properties
+to each member's); ``"batch":"1"`` (the C++ client's way) counts as a
 batch, as :mod:`codec.headers` reads it.
 """
 
@@ -30,6 +33,7 @@ from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_CLUSTER,
     PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
@@ -41,7 +45,7 @@ from ...codec.message import (
     decode_properties,
 )
 from ...codec.namespace import dlq_topic
-from ..config import FAQ_SUFFIX, REGION_ID
+from ..config import CLUSTER_NAME, FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, properties_length, record_length
@@ -58,6 +62,13 @@ log = logging.getLogger(__name__)
 SEND_CODES: Final = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
 #: What a 4.9 broker adds to every SEND answer, success or not.
 _EXTRAS: Final = {PROPERTY_MSG_REGION: REGION_ID, PROPERTY_TRACE_SWITCH: "true"}
+
+
+def _with_cluster(props: dict[str, str]) -> tuple[dict[str, str], int]:
+    """``putProperty(msgInner, PROPERTY_CLUSTER, brokerClusterName)``: the
+    properties to store and their size, as the record holds them (re-encoded)."""
+    stored = {**props, PROPERTY_CLUSTER: CLUSTER_NAME}
+    return stored, properties_length(stored)
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
@@ -142,6 +153,7 @@ class SendMessageProcessor:
             store_topic, store_queue = self._retry_or_dlq(cmd, header, topic, queue_id, props_dict)
             # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
             entries = [(body, props_dict, properties_length(props_dict), header.flag)]
+        entries = [(entry_body, *_with_cluster(props), flag) for entry_body, props, _size, flag in entries]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
         sys_flag = header.sys_flag
         for entry_body, _props, props_size, _flag in entries:
