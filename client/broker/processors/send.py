@@ -2,6 +2,8 @@
 
 Mirrors ``SendMessageProcessor`` with ``AbstractSendMessageProcessor.msgCheck``
 (topic name, forbidden topics, auto-creation from ``TBW102``, queue id) and
+a retry-topic message sent at its reconsume limit going to ``%DLQ%<group>``
+(``handleRetryAndDLQ``; orderly consumers send such messages), and
 the store's size checks (``DefaultMessageStore.checkMessage(s)``, the
 commit log's record length): the same response codes and remarks as a 4.9
 broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
@@ -17,7 +19,7 @@ import logging
 import random
 from typing import TYPE_CHECKING, Final
 
-from ...codec.command import RemotingCommand
+from ...codec.command import MQVersion, RemotingCommand
 from ...codec.enums import RequestCode, ResponseCode
 from ...codec.errors import CodecError
 from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
@@ -31,11 +33,17 @@ from ...codec.message import (
     VALID_NAME_PATTERN,
     decode_batch,
     decode_properties,
+    PROPERTY_DELAY_TIME_LEVEL,
 )
+from ...codec.namespace import dlq_topic
 from ..config import FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, properties_length, record_length
+from ..topics import PERM_RW
+from .send_back import DLQ_NUMS_PER_GROUP, RETRY_MAX_TIMES
+
+RETRY_GROUP_TOPIC_PREFIX: Final = "%RETRY%"
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -47,6 +55,19 @@ log = logging.getLogger(__name__)
 SEND_CODES: Final = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
 #: What a 4.9 broker adds to every SEND answer, success or not.
 _EXTRAS: Final = {PROPERTY_MSG_REGION: REGION_ID, PROPERTY_TRACE_SWITCH: "true"}
+
+
+def _dead_letter_topic(topic: str, header: SendMessageRequestHeader, version: int) -> str | None:
+    """``%DLQ%<group>`` when ``topic`` is ``%RETRY%<group>`` and the header's
+    reconsume times reached its max (16 unless the header says)."""
+    if not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+        return None
+    max_times = RETRY_MAX_TIMES
+    if version >= MQVersion.V3_4_9 and header.max_reconsume_times is not None:
+        max_times = header.max_reconsume_times
+    if (header.reconsume_times or 0) < max_times:
+        return None
+    return dlq_topic(topic[len(RETRY_GROUP_TOPIC_PREFIX):])
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
@@ -127,6 +148,14 @@ class SendMessageProcessor:
         else:
             props_text = header.properties or ""
             props_dict = decode_properties(props_text) if props_text else {}
+            dead = _dead_letter_topic(topic, header, cmd.version)
+            if dead is not None:
+                # handleRetryAndDLQ: a retry-topic message at its reconsume limit is a dead letter
+                log.info("%s: a message for %s reached its reconsume limit: to %s", broker.name, topic, dead)
+                topic, queue_id = dead, random.randrange(99_999_999) % DLQ_NUMS_PER_GROUP
+                broker.topics.create_in_send_back(broker.name, dead, DLQ_NUMS_PER_GROUP, PERM_RW)
+                props_dict[PROPERTY_DELAY_TIME_LEVEL] = "0"
+                topic_size = len(topic.encode())
             # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
             entries = [(body, props_dict, properties_length(props_dict), header.flag)]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
