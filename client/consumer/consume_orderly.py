@@ -361,7 +361,14 @@ class ConsumeOrderlyService:
             if answer is not None and not isinstance(answer, (ConsumeOrderlyStatus, ConsumeStatus)):
                 log.warning("orderly listener of %s returned %r: SUSPEND_CURRENT_QUEUE_A_MOMENT", self.group, answer)
             status = orderly_status(answer)
-            if not await self._process_result(status, pq, mq, msgs, shown):
+            try:
+                go_on = await self._process_result(status, pq, mq, msgs, shown)
+            except Exception:  # a bug here must not leave the batch taken and the queue stuck
+                log.exception("processing the orderly result of %s failed: the batch is consumed again", mq)
+                pq.rollback()
+                self._later(pq, mq, self.suspend_time)
+                return
+            if not go_on:
                 return
 
     async def _process_result(
