@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 
-from consumer_support import Collector, consumer_for, eventually, run
+from consumer_helpers import Collector, consumer_for, eventually, produce, run
 from rmqwire import AsyncProducer, AsyncPushConsumer, Message, MessageQueue
 from rmqwire.testing import LocalBroker
 
@@ -79,3 +79,22 @@ def test_three_members_share_the_queues_and_a_leavers_queues_move() -> None:
         assert duplicates <= 0.2 * len(sent), (duplicates, len(sent))
 
     run(main, topics=["T"], queues=8)
+
+
+def test_two_members_share_the_queues_of_two_brokers() -> None:
+    async def main(broker: LocalBroker) -> None:
+        a, b = Collector(), Collector()
+        ca = consumer_for(broker, listener=a, instance_name="a")
+        cb = consumer_for(broker, listener=b, instance_name="b")
+        both = {MessageQueue("T", name, i) for name in ("broker-a", "broker-b") for i in range(4)}
+        async with ca, cb:
+            def split() -> bool:
+                mine = [{mq for mq in c.process_queues if mq.topic == "T"} for c in (ca, cb)]
+                return mine[0] | mine[1] == both and not mine[0] & mine[1] and len(mine[0]) == 4
+            await eventually(split)
+            await produce(broker, [Message("T", f"{i}".encode()) for i in range(40)])
+            await eventually(lambda: len(a.msgs) + len(b.msgs) >= 40)
+        assert sorted(int(m.body) for m in a.msgs + b.msgs) == list(range(40))
+        assert {m.broker_name for m in a.msgs + b.msgs} == {"broker-a", "broker-b"}
+
+    run(main, topics=["T"], broker_names=["broker-a", "broker-b"])

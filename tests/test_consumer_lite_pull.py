@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from consumer_support import eventually, produce, run
+from consumer_helpers import eventually, produce, run
 from rmqwire import AsyncLitePullConsumer, ConsumeFromWhere, LitePullConsumer, Message, MessageExt, MessageQueue
 from rmqwire.codec.errors import ConsumerError
 from rmqwire.testing import LocalBroker

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer_support import Collector, consumer_for, eventually, produce, run
+from consumer_helpers import Collector, consumer_for, eventually, produce, run
 from rmqwire import (
     AsyncPushConsumer,
     ConsumeFromWhere,
@@ -284,5 +284,47 @@ def test_a_tag_whose_hash_collides_is_filtered_out_on_the_client() -> None:
             await eventually(lambda: consumer.consume_service is not None and consumer.consume_service.pending == 0)
             await asyncio.sleep(0.2)
         assert sorted(got.bodies()) == [f"Aa{i}".encode() for i in range(4)]
+
+    run(main, topics=["T"])
+
+
+def test_the_consumer_goes_on_after_the_broker_restarts() -> None:
+    async def main(broker: LocalBroker) -> None:
+        got = Collector()
+        async with consumer_for(broker, listener=got):
+            await produce(broker, [Message("T", b"before")])
+            await got.wait_for(1)
+            await broker.restart_broker("broker-a")  # every held pull fails with its connection
+            await produce(broker, [Message("T", b"after")])
+            await got.wait_for(2, timeout=15)  # pulls are retried 3 s after a failure, as Java's
+        assert got.bodies() == [b"before", b"after"]
+
+    run(main, topics=["T"])
+
+
+def test_an_illegal_offset_is_corrected_and_the_queue_taken_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rmqwire.consumer.push as push
+    from rmqwire import MessageQueue
+
+    monkeypatch.setattr(push, "OFFSET_MOVED_DROP_DELAY", 0.1)  # Java waits 10 s
+
+    async def main(broker: LocalBroker) -> None:
+        await produce(broker, [Message("T", f"{i}".encode()) for i in range(8)])
+        mq = MessageQueue("T", "broker-a", 0)
+        first = consumer_for(broker, listener=Collector())
+        async with first:
+            await eventually(lambda: mq in first.process_queues)
+            await eventually(lambda: sum(broker.consumer_offsets("cg", "T").values()) == 8)
+            first.offset_store.update_offset(mq, 1000, False)  # far past the queue's end
+            await first.offset_store.persist(mq)
+            await eventually(lambda: broker.consumer_offset("cg", "T", 0) == 1000)
+        # the next member starts there: the broker answers PULL_OFFSET_MOVED with the max offset
+        got = Collector()
+        async with consumer_for(broker, listener=got, rebalance_interval=0.2) as second:
+            await eventually(lambda: broker.consumer_offset("cg", "T", 0) == 2, timeout=10)
+            await eventually(lambda: mq in second.process_queues)
+            await produce(broker, [Message("T", b"new", tags="n")])
+            await eventually(lambda: any(m.body == b"new" for m in got.msgs))
+        assert [m.body for m in got.msgs] == [b"new"]
 
     run(main, topics=["T"])

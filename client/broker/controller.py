@@ -25,6 +25,7 @@ from dataclasses import replace
 from ..codec.command import RemotingCommand
 from ..codec.enums import LanguageCode, RequestCode
 from ..codec.errors import ClientError, ConnectionClosedError
+from ..codec.headers import NotifyConsumerIdsChangedRequestHeader
 from .client_manager import ClientManager
 from .config import SERVER_VERSION, ClusterConfig
 from .dispatch import Dispatcher, RequestPipeline
@@ -53,10 +54,9 @@ log = logging.getLogger(__name__)
 def notify_consumer_ids_changed_request(group: str) -> RemotingCommand:
     """NOTIFY_CONSUMER_IDS_CHANGED (40) for ``group``: oneway, header
     ``consumerGroup``, as ``Broker2Client.notifyConsumerIdsChanged`` builds it."""
-    # TODO: NotifyConsumerIdsChangedRequestHeader once codec/headers has it.
     return RemotingCommand.request(
         RequestCode.NOTIFY_CONSUMER_IDS_CHANGED,
-        {"consumerGroup": group},
+        NotifyConsumerIdsChangedRequestHeader(consumer_group=group).to_ext_fields(),
         oneway=True,
         language=LanguageCode.JAVA,
         version=SERVER_VERSION,
@@ -126,6 +126,7 @@ class BrokerController:
         self.store.add_arrival_listener(self._message_arrived)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
+        self.dispatcher.client_of = clients.client_of
         self.listener = RemotingListener(
             name,
             port,
@@ -133,6 +134,7 @@ class BrokerController:
             tasks=tasks,
             max_frame_size=config.max_frame_size,
             max_buffered_bytes=config.max_buffered_bytes,
+            idle_timeout=config.idle_timeout,
         )
 
     def __repr__(self) -> str:

@@ -46,7 +46,7 @@ from .client_options import ClientOptions
 from .offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
 from .process_queue import ProcessQueue
 from .pull import PullApi, PullStatus, build_pull_sys_flag
-from .push import default_consume_timestamp
+from .push_options import default_consume_timestamp
 from .rebalance import PullRequest, RebalanceImpl, compute_pull_from_where, parse_consume_timestamp
 
 __all__ = ["AsyncLitePullConsumer", "LitePullConsumer", "MessageQueueListener"]

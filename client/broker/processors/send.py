@@ -2,10 +2,10 @@
 
 Mirrors ``SendMessageProcessor`` with ``AbstractSendMessageProcessor.msgCheck``
 (topic name, forbidden topics, auto-creation from ``TBW102``, queue id) and
-a retry-topic message sent at its reconsume limit going to ``%DLQ%<group>``
-(``handleRetryAndDLQ``; orderly consumers send such messages), and
 the store's size checks (``DefaultMessageStore.checkMessage(s)``, the
-commit log's record length): the same response codes and remarks as a 4.9
+commit log's record length) and ``handleRetryAndDLQ`` (a consumer's own
+re-send to ``%RETRY%group`` goes to ``%DLQ%group`` after its max
+reconsume times): the same response codes and remarks as a 4.9
 broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
 
 Where it knowingly differs from Java: stored properties are the ones sent
@@ -26,14 +26,15 @@ from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
+    RETRY_GROUP_TOPIC_PREFIX,
     TOPIC_MAX_LENGTH,
     VALID_NAME_CHARS,
     VALID_NAME_PATTERN,
     decode_batch,
     decode_properties,
-    PROPERTY_DELAY_TIME_LEVEL,
 )
 from ...codec.namespace import dlq_topic
 from ..config import FAQ_SUFFIX, REGION_ID
@@ -42,8 +43,6 @@ from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, properties_length, record_length
 from ..topics import PERM_RW
 from .send_back import DLQ_NUMS_PER_GROUP, RETRY_MAX_TIMES
-
-RETRY_GROUP_TOPIC_PREFIX: Final = "%RETRY%"
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -55,19 +54,6 @@ log = logging.getLogger(__name__)
 SEND_CODES: Final = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
 #: What a 4.9 broker adds to every SEND answer, success or not.
 _EXTRAS: Final = {PROPERTY_MSG_REGION: REGION_ID, PROPERTY_TRACE_SWITCH: "true"}
-
-
-def _dead_letter_topic(topic: str, header: SendMessageRequestHeader, version: int) -> str | None:
-    """``%DLQ%<group>`` when ``topic`` is ``%RETRY%<group>`` and the header's
-    reconsume times reached its max (16 unless the header says)."""
-    if not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
-        return None
-    max_times = RETRY_MAX_TIMES
-    if version >= MQVersion.V3_4_9 and header.max_reconsume_times is not None:
-        max_times = header.max_reconsume_times
-    if (header.reconsume_times or 0) < max_times:
-        return None
-    return dlq_topic(topic[len(RETRY_GROUP_TOPIC_PREFIX):])
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
@@ -134,6 +120,7 @@ class SendMessageProcessor:
         topic_size = len(topic.encode())
         # (body, properties, properties size in bytes, flag), in store order
         entries: list[tuple[bytes, dict[str, str], int, int]]
+        store_topic, store_queue = topic, queue_id
         if header.batch:
             # asyncSendBatchMessage, DefaultMessageStore.checkMessages
             if len(body) > max_size:
@@ -148,14 +135,7 @@ class SendMessageProcessor:
         else:
             props_text = header.properties or ""
             props_dict = decode_properties(props_text) if props_text else {}
-            dead = _dead_letter_topic(topic, header, cmd.version)
-            if dead is not None:
-                # handleRetryAndDLQ: a retry-topic message at its reconsume limit is a dead letter
-                log.info("%s: a message for %s reached its reconsume limit: to %s", broker.name, topic, dead)
-                topic, queue_id = dead, random.randrange(99_999_999) % DLQ_NUMS_PER_GROUP
-                broker.topics.create_in_send_back(broker.name, dead, DLQ_NUMS_PER_GROUP, PERM_RW)
-                props_dict[PROPERTY_DELAY_TIME_LEVEL] = "0"
-                topic_size = len(topic.encode())
+            store_topic, store_queue = self._retry_or_dlq(cmd, header, topic, queue_id, props_dict)
             # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
             entries = [(body, props_dict, properties_length(props_dict), header.flag)]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
@@ -171,8 +151,8 @@ class SendMessageProcessor:
         stored = broker.store.append(
             [
                 MessageDraft(
-                    topic=topic,
-                    queue_id=queue_id,
+                    topic=store_topic,
+                    queue_id=store_queue,
                     body=entry_body,
                     properties=props,
                     flag=flag,
@@ -198,3 +178,24 @@ class SendMessageProcessor:
             trace_on=True,
         )
         return reply(cmd, ResponseCode.SUCCESS, None, response.to_ext_fields())
+
+    def _retry_or_dlq(
+        self, cmd: RemotingCommand, header: SendMessageRequestHeader, topic: str, queue_id: int, props: dict[str, str]
+    ) -> tuple[str, int]:
+        """``handleRetryAndDLQ``: a message a consumer re-sends to its group's
+        retry topic itself (when CONSUMER_SEND_MSG_BACK failed) goes to the
+        group's dead-letter queue, undelayed, once its ``reconsumeTimes``
+        reached the max (the header's from clients of 3.4.9 on, else 16).
+        Returns where to store it; may set ``DELAY`` in ``props``."""
+        if not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            return topic, queue_id
+        group = topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
+        max_times = RETRY_MAX_TIMES
+        if cmd.version >= MQVersion.V3_4_9 and header.max_reconsume_times is not None:
+            max_times = header.max_reconsume_times
+        if (header.reconsume_times or 0) < max_times:
+            return topic, queue_id
+        dlq = dlq_topic(group)
+        self.broker.topics.create_in_send_back(self.broker.name, dlq, DLQ_NUMS_PER_GROUP, PERM_RW)
+        props[PROPERTY_DELAY_TIME_LEVEL] = "0"
+        return dlq, random.randrange(99_999_999) % DLQ_NUMS_PER_GROUP
