@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from consumer_support import consumer_for, eventually, run
+from consumer_helpers import consumer_for, eventually, run
 from rmqwire import (
     AsyncProducer,
     AsyncPushConsumer,
