@@ -282,10 +282,13 @@ class ClientInstance:
         """``RebalanceService``: rebalance every interval, or at once when woken."""
         wakeup = self._rebalance_wakeup
         while True:
+            # not wait_for: on 3.11 its cancellation can hang when the event is
+            # set at the same moment, and shutdown then waits for this task forever
+            waiter = asyncio.ensure_future(wakeup.wait())
             try:
-                await asyncio.wait_for(wakeup.wait(), self.config.rebalance_interval)
-            except asyncio.TimeoutError:
-                pass
+                await asyncio.wait([waiter], timeout=self.config.rebalance_interval)
+            finally:
+                waiter.cancel()
             wakeup.clear()
             await self.do_rebalance()
 
