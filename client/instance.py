@@ -282,13 +282,13 @@ class ClientInstance:
         """``RebalanceService``: rebalance every interval, or at once when woken."""
         wakeup = self._rebalance_wakeup
         while True:
-            # not wait_for: on 3.11 its cancellation can hang when the event is
-            # set at the same moment, and shutdown then waits for this task forever
-            waiter = asyncio.ensure_future(wakeup.wait())
+            # not wait_for(): before 3.12 it can swallow a cancel that comes as
+            # the event is set, and shutdown would then wait for ever
+            woken = asyncio.ensure_future(wakeup.wait())
             try:
-                await asyncio.wait([waiter], timeout=self.config.rebalance_interval)
+                await asyncio.wait([woken], timeout=self.config.rebalance_interval)
             finally:
-                waiter.cancel()
+                woken.cancel()
             wakeup.clear()
             await self.do_rebalance()
 

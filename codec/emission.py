@@ -5,6 +5,7 @@ joins.  See :mod:`codec.gen`."""
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from construct.core import GreedyBytes
 
 from .constructs import EnumField, HostPort, Leaf, NullableString, Records, Reject, Sized, Utf8Text
 
-__all__ = ["Bail", "Read", "ParseState", "Piece", "BuildState", "Task", "node", "fixed", "kind", "key", "key_fields", "THIS_FIELD"]
+__all__ = ["starts_with_read", "guaranteed", "fully_fixed", "mask_key", "Bail", "Read", "ParseState", "Piece", "BuildState", "Task", "node", "fixed", "kind", "key", "key_fields", "THIS_FIELD"]
 
 
 class Bail(Exception):
@@ -88,6 +89,7 @@ class Read:
     var: str = ""  # the value's variable, when it is not the one target
     exact: bool = False  # the range ends where its parent does: check that at once
     over: int | None = None  # a length above this bails (a signed byte read unsigned)
+    minimum: int = 0  # the fixed bytes every path through the range reads first
     defer: bool = False  # the range's end is checked by the next read's bounds check
 
 
@@ -103,11 +105,16 @@ class ParseState:
     off: int = 0
     # the end of a range that was checked equal to its parent's -> the parent's
     same_end: dict[str, str] = field(default_factory=dict)
+    # checks of a range only sliced so far, made with the next read's bounds check
+    deferred: list[str] = field(default_factory=list)
+    # (end var, base, offset): reads of that range from base up to base + offset
+    # are known in bounds (its length was checked to cover them)
+    safe: tuple[str, str, int] | None = None
 
     def copy(self) -> ParseState:
         return ParseState(
             list(self.pending), self.group_end, list(self.ends), dict(self.bound), dict(self.raw),
-            self.base, self.off, dict(self.same_end),
+            self.base, self.off, dict(self.same_end), list(self.deferred), self.safe,
         )
 
     def at(self) -> str:
@@ -138,3 +145,62 @@ class BuildState:
 
 #: a work-list entry: ("parse" | "build", node, name, path), ("end", ...), ("item", ...)
 Task = tuple[Any, ...]
+
+
+def starts_with_read(sc: Construct) -> bool:
+    """Whether parsing ``sc`` begins with a fixed-size read (on every path)."""
+    sc = node(sc)
+    what = kind(sc)
+    if what in ("fixed", "sized", "host", "nullable"):
+        return True
+    if what == "record":
+        return bool(sc.subcons) and starts_with_read(sc.subcons[0])
+    if what == "switch":
+        return all(kind(node(c)) == "reject" or starts_with_read(c) for c in [*sc.cases.values(), sc.default])
+    return False
+
+
+MASK_KEY = re.compile(r"\(this\['(\w+)'\] & (\d+)\)")
+
+
+def mask_key(sc: Switch) -> tuple[str, int] | None:
+    """(field, mask) of a switch keyed on ``this.<field> & <mask>``."""
+    found = MASK_KEY.fullmatch(repr(sc.keyfunc))
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def guaranteed(sc: Construct) -> int:
+    """The fixed-size bytes every path through ``sc`` reads first."""
+    sc = node(sc)
+    what = kind(sc)
+    if what == "fixed":
+        return struct.calcsize(">" + fixed(sc)[0])  # type: ignore[index]
+    if what == "host":
+        return int(sc.packer.size)
+    if what == "sized":
+        return struct.calcsize(">" + fixed(sc.lengthfield)[0]) if fixed(sc.lengthfield) else 0  # type: ignore[index]
+    if what == "record":
+        total = 0
+        for sub in sc.subcons:
+            part = guaranteed(sub)
+            total += part
+            if kind(node(sub)) not in ("fixed", "host") and not _fullyfixed(sub):
+                break
+        return total
+    if what == "switch":
+        sizes = [guaranteed(c) for c in [*sc.cases.values(), sc.default] if kind(node(c)) != "reject"]
+        return min(sizes) if sizes else 0
+    return 0
+
+
+def _fullyfixed(sc: Construct) -> bool:
+    """Whether every path through ``sc`` is of a fixed size, whatever the
+    data's lengths say (a switch of hosts: 8 or 20 bytes)."""
+    sc = node(sc)
+    what = kind(sc)
+    if what in ("fixed", "host"):
+        return True
+    if what == "switch":
+        cases = [c for c in [*sc.cases.values(), sc.default] if kind(node(c)) != "reject"]
+        return bool(cases) and all(_fullyfixed(c) for c in cases)
+    return False

@@ -20,8 +20,10 @@ Theory of operation.  Parse walks the schema in wire order with a work list
   locals, ``this.sys_flag & 0x10``), and the rest of the schema is emitted
   again inside each branch, so each path through a record is straight-line
   code;
-* leaves (``StringMap``, ``JsonHeader``, properties) are one call each,
-  short ones (``GreedyBytes``, ``NullableString``, ``Utf8Text``) inline.
+* leaves are one call each, or their own source in place (properties);
+  ``GreedyBytes``, ``NullableString``, ``Utf8Text`` inline;
+* switches on bits of one field are fused into one branch, and a range
+  that is only sliced is checked by the next read's bounds check.
 
 Build walks the same way but collects *pieces* (fixed fields, length
 prefixes to fill in later, byte strings); at the end of each path every
@@ -33,37 +35,23 @@ merged check that fails raises ``Bail``, and the entry point then runs the
 *interpreted* schema on the same input.  The interpreted schema raises the
 error class each node declares (or, for input the fast code merely declines,
 returns the value the slow way).  Leaves raise their own declared errors
-directly, as they do interpreted.  ``parse_strict`` / ``build_strict`` are
-the generated code alone, for tests that prove valid input never bails.
-
-Each node type's parse and build emission sits in one ``_emit_*`` pair
-below; :func:`_kind` is the one dispatch over node types.
+directly, as they do interpreted.  Each node type's emission is one
+``_parse_<kind>`` / ``_build_<kind>`` pair of :class:`Generator`, picked by
+the one dispatch over node types, :func:`codec.emission.kind`.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from construct import Construct, Default, Struct, Switch
 
-from .constructs import (
-    _KEY_LENGTH_TEXT,
-    _VALUE_LENGTH_TEXT,
-    EnumField,
-    HostPort,
-    Leaf,
-    NullableString,
-    Records,
-    Reject,
-    Sized,
-    Utf8Text,
-    _build_string_map_exact,
-    _EnumTable,
-    _ntoa,
-)
+from .constructs import _KEY_LENGTH_TEXT, _VALUE_LENGTH_TEXT, EnumField, HostPort, Leaf, NullableString, Records
+from .constructs import Reject, Sized, Utf8Text, _build_string_map_exact, _EnumTable, _ntoa
 from .emission import THIS_FIELD as _THIS_FIELD
 from .emission import Bail, BuildState, ParseState, Piece, Read, Task
 from .emission import fixed as _fixed
@@ -71,8 +59,13 @@ from .emission import key as _key
 from .emission import key_fields as _key_fields
 from .emission import kind as _kind
 from .emission import node as _field
+from .emission import guaranteed as _guaranteed
+from .emission import mask_key as _mask_key
+from .emission import starts_with_read as _starts_with_read
 
 __all__ = ["Generator"]
+
+_WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
 class Generator:
@@ -90,6 +83,7 @@ class Generator:
         #: the value is built in place, as that constructor would
         self.inline: tuple[type, list[str], dict[str, Any]] | None = getattr(factory, "inline", None)
         self.ids = itertools.count(1)
+        self.consts: dict[tuple[str, int], str] = {}
         self.namespace: dict[str, Any] = {
             "struct": struct, "Bail": Bail, "KEY_LENGTH_TEXT": _KEY_LENGTH_TEXT,
             "VALUE_LENGTH_TEXT": _VALUE_LENGTH_TEXT, "BUILD_STRING_MAP_EXACT": _build_string_map_exact,
@@ -147,9 +141,11 @@ class Generator:
         return f"{prefix}_{next(self.ids)}"
 
     def _const(self, prefix: str, value: Any) -> str:
-        name = self._name(prefix)
-        self.namespace[name] = value
-        return name
+        key = (prefix, id(value))
+        if key not in self.consts:  # one name per object, however many paths use it
+            self.consts[key] = self._name(prefix)
+            self.namespace[self.consts[key]] = value
+        return self.consts[key]
 
     def _struct(self, fmt: str, method: str) -> str:
         """A global bound to one method of a precompiled ``struct.Struct``
@@ -177,6 +173,12 @@ class Generator:
         self._parse([("parse", self.schema, None, ())], ParseState(), 2)
         return "\n".join(self.lines)
 
+    def _settle(self, st: ParseState, indent: int) -> None:
+        """Make the deferred checks now (before anything but slicing)."""
+        if st.deferred:
+            self._emit(indent, f"if {' or '.join(st.deferred)}: raise Bail")
+            st.deferred = []
+
     def _queue(self, st: ParseState, read: Read) -> None:
         if not st.pending:
             st.group_end = st.ends[-1]
@@ -190,7 +192,11 @@ class Generator:
         size = struct.calcsize(">" + fmt)
         targets = [t for r in st.pending for t in r.targets]
         at = st.at()
-        self._emit(indent, f"if {st.base} + {st.off + size} > {st.group_end}: raise Bail")
+        safe = st.safe is not None and st.safe[:2] == (st.group_end, st.base) and st.off + size <= st.safe[2]
+        checks = [*st.deferred] + ([] if safe else [f"{st.base} + {st.off + size} > {st.group_end}"])
+        st.deferred = []
+        if checks:
+            self._emit(indent, f"if {' or '.join(checks)}: raise Bail")
         if fmt in ("b", "B"):  # one byte: an index is cheaper than a struct call
             byte = f"data[{at}]"
             self._emit(indent, f"{targets[0]} = {byte}" + (f" - 256 if {byte} > 127 else {byte}" if fmt == "b" else ""))
@@ -204,16 +210,21 @@ class Generator:
             if r.raw is not None:
                 st.raw[r.raw[0]] = r.raw[1]
             if r.sized:
-                inside = size - offset + r.inclusive  # bytes the length must cover, read already
+                # bytes the length must cover: read already, or read first on every path
+                inside = max(size - offset, r.minimum) + r.inclusive
                 var = r.var or r.targets[0]
                 start = st.off + offset - r.inclusive
                 self._emit(indent, f"{r.sized} = {st.base} + {start} + {var}" if start else f"{r.sized} = {st.base} + {var}")
+                if inside > size - offset + r.inclusive:
+                    st.safe = (r.sized, st.base, start + inside)
                 check = [] if r.defer else [f"{r.sized} {'!=' if r.exact else '>'} {r.parent_end}"]
                 if inside or r.signed:
                     check.insert(0, f"{var} < {inside}")
                 if r.over is not None:
                     check.insert(0, f"{var} > {r.over}")
-                if check:
+                if r.defer:
+                    st.deferred += check
+                elif check:
                     self._emit(indent, f"if {' or '.join(check)}: raise Bail")
         st.off += size
         st.pending = []
@@ -223,12 +234,13 @@ class Generator:
             task, tasks = tasks[0], tasks[1:]
             if task[0] == "item":  # one item of Records is complete
                 self._flush(st, indent)
+                self._settle(st, indent)
                 self._sync(st, indent)
                 self._emit(indent, f"{task[1]}({self._value_of(st, indent)})")
                 return
             if task[0] == "end":  # a Sized range is over
                 end = st.ends.pop()
-                self._flush(st, indent)
+                self._flush(st, indent)  # deferred checks wait: a read follows (see _parse_sized)
                 if st.at() != end:
                     self._emit(indent, f"if {st.at()} != {end}: raise Bail")
                 st.move(st.same_end.get(end, end))  # the same position, by the name known to be final
@@ -243,6 +255,7 @@ class Generator:
         self._finish_parse(st, indent)
 
     def _finish_parse(self, st: ParseState, indent: int) -> None:
+        self._settle(st, indent)
         value = "items_" if self.list_root else self._value_of(st, indent)
         if self.whole:
             if st.at() != "end":
@@ -337,6 +350,7 @@ class Generator:
         if lenfmt[0] == "BH":
             read.targets, read.var = [f"{n}_hi", f"{n}_lo"], n
             read.post.append(f"{n} = {n}_hi << 16 | {n}_lo")
+        read.minimum = _guaranteed(sc.subcon)
         if tasks and tasks[0][0] == "end":  # the last thing in its parent's range
             read.exact = True
             st.same_end[e] = st.ends[-1]
@@ -344,7 +358,7 @@ class Generator:
             _kind(_field(sc.subcon)) in ("text", "greedy")
             and tasks
             and tasks[0][0] == "parse"
-            and _kind(_field(tasks[0][1])) in ("fixed", "sized")
+            and _starts_with_read(tasks[0][1])
         ):
             # only sliced, then the next field is read from its end with the
             # parent's bounds check, which fails if this range overran it
@@ -364,6 +378,8 @@ class Generator:
         for key_name in names:
             if key_name not in st.bound:
                 raise NotImplementedError(f"switch key {sc.keyfunc!r} is not read before the switch")
+        if self._fuse(sc, name, path, st, indent, tasks):
+            return None
         plain = repr(sc.keyfunc) == f"this[{names[0]!r}]"
         key = st.bound[names[0]] if plain else self._name("k") if len(sc.cases) > 1 else ""
         table = st.raw.pop(key, None) if plain else None
@@ -391,14 +407,50 @@ class Generator:
 
     def _parse_records(self, sc: Records, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
+        self._settle(st, indent)
         self._sync(st, indent)
         end = st.ends[-1]
         self._emit(indent, "items_ = []")
         self._emit(indent, "append_ = items_.append")
         self._emit(indent, f"while pos < {end}:")
+        loop = len(self.lines)
         self._parse([("parse", sc.subcon, None, ()), ("item", "append_")], ParseState(ends=[end]), indent + 1)
+        # the loop's globals as locals, read once (a hand-written loop does that too)
+        used = sorted({w for line in self.lines[loop:] for w in _WORD.findall(line)} & self.namespace.keys() - {"Bail"})
+        if used:
+            rename = re.compile(r"\b(" + "|".join(map(re.escape, used)) + r")\b")
+            self.lines[loop:] = [rename.sub(r"l_\1", line) for line in self.lines[loop:]]
+            self.lines.insert(loop - 1, "    " * indent + f"{', '.join('l_' + u for u in used)} = {', '.join(used)}")
         st.move(end)
         return tasks
+
+    def _fuse(self, sc: Switch, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> bool:
+        """Switches on bits of one field (``this.sys_flag & 0x10`` for the born
+        host, ``& 0x20`` the store host, ``& 0x1`` the body) ahead in this
+        record become one branch on all the bits: the usual case costs one
+        test, and each path still gets the case each switch would choose."""
+        first = _mask_key(sc)
+        if first is None or first[0] not in st.bound:
+            return False
+        group = {-1: (sc, first[1])}
+        for i, task in enumerate(tasks):
+            if task[0] == "parse" and _kind(_field(task[1])) == "switch":
+                found = _mask_key(_field(task[1]))
+                if found is not None and found[0] == first[0] and not found[1] & sum(m for _, m in group.values()):
+                    group[i] = (_field(task[1]), found[1])
+        if len(group) < 2:
+            return False
+        mask = sum(m for _, m in group.values())
+        bits = [1 << b for b in range(mask.bit_length()) if mask >> b & 1]
+        key = self._name("k")
+        self._emit(indent, f"{key} = {st.bound[first[0]]} & {mask}")
+        for n in range(1 << len(bits)):
+            combo = sum(bit for j, bit in enumerate(bits) if n >> j & 1)
+            chosen = {i: s.cases.get(combo & m, s.default) for i, (s, m) in group.items()}
+            rest = [("parse", chosen[i], *task[2:]) if i in chosen else task for i, task in enumerate(tasks)]
+            self._emit(indent, f"{'if' if n == 0 else 'elif'} {key} == {combo}:")
+            self._parse([("parse", chosen[-1], name, path), *rest], st.copy(), indent + 1)
+        return True
 
     def _parse_reject(self, sc: Reject, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> None:
         self._emit(indent, "raise Bail")
@@ -445,6 +497,7 @@ class Generator:
 
     def _parse_leaf(self, sc: Leaf, name: str | None, path: Any, st: ParseState, indent: int, tasks: list[Task]) -> list[Task]:
         self._flush(st, indent)
+        self._settle(st, indent)
         end = st.ends[-1]
         inline = sc.inline_parse(self._bind(st, name), st.at(), end) if not sc.fields and name is not None else None
         if inline is not None:  # the leaf's own code, in place of a call
@@ -634,19 +687,3 @@ class Generator:
             if piece.expr:
                 parts.append(piece.expr)
         self._emit(indent, f"return {' + '.join(parts) or repr(b'')}")
-
-    # -- the interpreted schema's values, for the fallback
-
-    def interpreted_value_source(self) -> str:
-        """``FACTORY(...)`` (or the nested dict) from the interpreted parse."""
-        if self.fields is None:
-            return "_plain(value)"
-        item = "item_" if self.list_root else "value"
-        make = f"FACTORY({', '.join(item + ''.join(f'[{k!r}]' for k in self.paths[f]) for f in self.fields)})"
-        return f"[{make} for item_ in value]" if self.list_root else make
-
-    def interpreted_input_source(self) -> str:
-        """What the interpreted build takes, from the object."""
-        if self.fields is None:
-            return "obj"
-        return self._render({f: f"obj.{f}" for f in self.fields}, ())

@@ -209,7 +209,6 @@ STORED_MESSAGE = _stored_message(inflate=False)
 # + 1 topic length + 2 properties length.
 _FIXED_IPV4: Final = 91
 _V6_EXTRA: Final = 12  # a 16-byte address instead of 4
-_I32 = struct.Struct(">i")
 
 
 def message_record_length(sys_flag: int, body_size: int, topic_size: int, properties_size: int) -> int:

@@ -8,6 +8,10 @@ re-send to ``%RETRY%group`` goes to ``%DLQ%group`` after its max
 reconsume times): the same response codes and remarks as a 4.9
 broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
 
+A prepared message (``TRAN_MSG`` true, not a batch) goes to the half queue
+instead (``TransactionalMessageService.prepareMessage``, see :mod:`..transaction`),
+or is refused when the broker rejects transaction messages.
+
 Where it knowingly differs from Java: stored properties are the ones sent
 (Java adds ``CLUSTER``); ``"batch":"1"`` (the C++ client's way) counts as a
 batch, as :mod:`codec.headers` reads it.
@@ -148,7 +152,15 @@ class SendMessageProcessor:
 
         peer = ctx.peer
         is_batch = bool(header.batch)
-        stored = broker.store.append(
+        # TransactionalMessageService.prepareMessage: a half message is parked
+        # in the half queue; the answer still names the queue the producer chose
+        prepared = not is_batch and broker.transactions.is_prepared(entries[0][1], header.reconsume_times or 0)
+        if prepared and config.reject_transaction_message:
+            return fail(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{config.advertised_host}] sending transaction message is forbidden",
+            )
+        stored = (broker.transactions.prepare if prepared else broker.store.append)(
             [
                 MessageDraft(
                     topic=store_topic,
