@@ -70,6 +70,12 @@ async def send_sharded(broker: LocalBroker, shards: int, per_shard: int, start: 
                 await producer.send(Message("T", b"x", keys=f"s{s}-{seq}"), selector=select_message_queue_by_hash, arg=f"s{s}")
 
 
+def ok(consumer: AsyncPushConsumer) -> int:
+    """Messages whose batch the consumer committed."""
+    service = consumer.consume_service
+    return service.consumed_ok if service is not None else 0
+
+
 def per_shard(log: list[tuple[str, str, int, int]]) -> dict[str, list[int]]:
     table: dict[str, list[int]] = collections.defaultdict(list)
     for _, shard, seq, _ in log:
@@ -98,6 +104,7 @@ def test_each_shard_arrives_in_the_order_sent_with_one_consumer() -> None:
         seen: list[tuple[str, str, int, int]] = []
         async with orderly(broker, OrderlyCollector(seen), consume_message_batch_max_size=3) as consumer:
             await eventually(lambda: len(seen) >= 120)
+            await eventually(lambda: ok(consumer) == 120)  # the last batch committed too
             assert all(isinstance(pq, OrderlyProcessQueue) and pq.locked for pq in consumer.process_queues.values())
         table = per_shard(seen)
         assert sorted(table) == [f"s{s}" for s in range(6)]
@@ -195,8 +202,8 @@ def test_suspend_retries_the_batch_here_in_order(caplog: pytest.LogCaptureFixtur
                 return ConsumeStatus.RECONSUME_LATER  # the concurrent answer maps to SUSPEND
             return ConsumeStatus.CONSUME_SUCCESS
 
-        async with orderly(broker, OrderlyCollector(seen, answer=answer), suspend_current_queue_time_millis=50):
-            await eventually(lambda: len(seen) == 9)
+        async with orderly(broker, OrderlyCollector(seen, answer=answer), suspend_current_queue_time_millis=50) as consumer:
+            await eventually(lambda: len(seen) == 9 and ok(consumer) == 5)
             await asyncio.sleep(0.1)
         assert [(seq, times) for _, _, seq, times in seen] == [
             (0, 0), (1, 0), (1, 1), (1, 2), (2, 0), (3, 0), (3, 1), (4, 0), (4, 1)
@@ -220,7 +227,7 @@ def test_past_max_reconsume_times_a_message_goes_to_the_dlq_and_the_queue_goes_o
         consumer = orderly(broker, OrderlyCollector(seen, answer=answer), suspend_current_queue_time_millis=10,
                            max_reconsume_times=2)
         async with consumer:
-            await eventually(lambda: (2, 0) in [(s, t) for _, _, s, t in seen])
+            await eventually(lambda: (2, 0) in [(s, t) for _, _, s, t in seen] and ok(consumer) == 2)
             await eventually(lambda: len(broker.messages("%DLQ%cg")) == 1)
         assert [(seq, times) for _, _, seq, times in seen] == [(0, 0), (1, 0), (1, 1), (1, 2), (2, 0)]
         [dead] = broker.messages("%DLQ%cg")
