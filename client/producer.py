@@ -626,13 +626,13 @@ class AsyncProducer:
             if msg.properties is None and not msg.keys:
                 pending.append((msg, uniq, None))
             else:
-                props = msg.wire_properties()
-                props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
-                pending.append((msg, uniq, props))
+                wire = msg.wire_properties()
+                wire[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
+                pending.append((msg, uniq, wire))
         self._check_target(first.topic, queue, None)
         records: list[bytes] = []
-        for index, (msg, uniq, props) in enumerate(pending):
-            text = _encoded_properties(msg, uniq) if props is None else encode_properties(props)
+        for index, (msg, uniq, wire_or_none) in enumerate(pending):
+            text = _encoded_properties(msg, uniq) if wire_or_none is None else encode_properties(wire_or_none)
             records.append(encode_batch_record(msg.body, text, msg.flag, index=index))
         body = b"".join(records)
         if len(body) > self._opts.max_message_size:
