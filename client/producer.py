@@ -50,9 +50,8 @@ from .codec.message import (
     PROPERTY_SEPARATOR,
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     PROPERTY_WAIT_STORE_MSG_OK,
-    BatchEntry,
     compress_body,
-    encode_batch,
+    encode_batch_record,
     encode_properties,
     local_ipv4,
     new_message_id,
@@ -638,7 +637,11 @@ class AsyncProducer:
         if not messages:
             raise InvalidMessageError("a batch needs at least one message")
         first = messages[0]
-        entries: list[BatchEntry] = []
+        # (message, its UNIQ_KEY, its wire properties or None for a plain
+        # message, whose text comes from the cached prefix): encoded after
+        # every message and the target are checked, so errors come in the
+        # same order as with encode_batch on BatchEntry values
+        pending: list[tuple[Message, str, dict[str, str] | None]] = []
         ids: list[str] = []
         for msg in messages:
             self._check_message(msg)
@@ -650,13 +653,20 @@ class AsyncProducer:
                 raise InvalidMessageError("TimeDelayLevel is not supported for batching")
             if msg.topic.startswith("%RETRY%"):
                 raise InvalidMessageError("Retry Group is not supported for batching")
-            props = msg.wire_properties()
             uniq = new_message_id()
-            props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
             ids.append(uniq)
-            entries.append(BatchEntry(body=msg.body, properties=props, flag=msg.flag))
+            if msg.properties is None and not msg.keys:
+                pending.append((msg, uniq, None))
+            else:
+                wire = msg.wire_properties()
+                wire[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
+                pending.append((msg, uniq, wire))
         self._check_target(first.topic, queue, None)
-        body = encode_batch(entries)
+        records: list[bytes] = []
+        for index, (msg, uniq, wire_or_none) in enumerate(pending):
+            text = _encoded_properties(msg, uniq) if wire_or_none is None else encode_properties(wire_or_none)
+            records.append(encode_batch_record(msg.body, text, msg.flag, index=index))
+        body = b"".join(records)
         if len(body) > self._opts.max_message_size:
             raise InvalidMessageError(f"the batch body size over max value, MAX: {self._opts.max_message_size}")
         batch_props = {PROPERTY_WAIT_STORE_MSG_OK: "true" if first.wait_store_msg_ok else "false"}
