@@ -14,6 +14,7 @@ when pytest starts.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -68,6 +69,11 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# The library never configures logging; a NullHandler on the top logger
+# keeps Python's last-resort handler from printing our warnings to stderr
+# in an application that has not configured logging either.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: public name -> the module that defines it
 _EXPORTS = {

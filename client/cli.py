@@ -44,6 +44,11 @@ __all__ = ["main", "describe", "version"]
 
 #: Java's ``maxMessageSize`` (``DefaultMQProducer``), the producer's default
 _MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+#: ``serve``: Java's ``serverChannelMaxIdleTimeSeconds``
+_IDLE_TIMEOUT = 120.0
+#: ``serve``: what each server may hold in unfinished frames across its connections
+#: (four maximal frames), so that many half-sent frames cannot exhaust memory
+_MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 
 
 def version() -> str:
@@ -103,12 +108,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _idle_seconds(text: str) -> float:
+    """Seconds, or 0 for never."""
+    if text.strip() == "0":
+        return 0.0
+    return _seconds(text)
+
+
 def _add_common(parser: argparse.ArgumentParser, default: Any) -> None:
     # Accepted before and after the subcommand; after it the default is
     # SUPPRESS, so that `rmqwire -v send ...` is not undone by the subparser.
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
-                        help="log connections and requests (every frame, security tokens masked) "
-                             "to standard error, with timestamps")
+                        help="log connections and requests (every frame, bodies cut to 200 bytes, "
+                             "security tokens masked) to standard error, with timestamps")
     parser.add_argument("--debug", action="store_true", default=default,
                         help="like -v, and a failure also prints its traceback")
 
@@ -149,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--record-requests", action="store_true",
                        help="keep every request received in memory, as the test fixtures do "
                             "(off by default: it grows without bound)")
+    serve.add_argument("--idle-timeout", type=_idle_seconds, default=_IDLE_TIMEOUT, metavar="SECONDS",
+                       help="close a connection that sends no complete frame for this long, as Java's "
+                            "serverChannelMaxIdleTimeSeconds does (0: never)")
+    serve.add_argument("--max-buffered-bytes", type=_int_in(1, 2**62, "size"), default=_MAX_BUFFERED_BYTES,
+                       metavar="BYTES", help="the most bytes of unfinished frames each server holds across all "
+                                             "its connections; the connection that would exceed it is closed")
 
     send = command("send", "send a message (or --count of them) to any cluster",
                    "Send one message, or the same message --count times, through a name server. "
@@ -413,7 +431,8 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
             loop.add_signal_handler(sig, stop.set)
     broker = LocalBroker(host=args.host, namesrv_port=args.namesrv_port, broker_port=args.broker_port,
-                         record_requests=args.record_requests)
+                         record_requests=args.record_requests, idle_timeout=args.idle_timeout or None,
+                         max_buffered_bytes=args.max_buffered_bytes)
     try:
         await broker.start()
     except OSError as exc:
@@ -421,8 +440,9 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         brokers = ", ".join(f"{name} {addr}" for name, addr in broker.broker_addrs.items())
         recording = "on" if args.record_requests else "off"
+        idle = f"{args.idle_timeout:g} s" if args.idle_timeout else "off"
         print(f"name server {broker.namesrv_addr}; broker {brokers}; request recording {recording}; "
-              f"Ctrl-C or SIGTERM stops", file=out, flush=True)
+              f"idle timeout {idle}; Ctrl-C or SIGTERM stops", file=out, flush=True)
         await stop.wait()
     finally:
         await broker.stop()

@@ -34,17 +34,14 @@ instance from the registry.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-import random
-import ssl as _ssl
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import replace
+from typing import Any
 
-from .codec.body import ConsumerData, HeartbeatData, ProducerData, TopicRouteData
+from .codec.body import MASTER_ID, ConsumerData, HeartbeatData, ProducerData, TopicRouteData
 from .codec.command import RemotingCommand
-from .codec.enums import LanguageCode, RequestCode, ResponseCode, SerializeType
+from .codec.enums import RequestCode, ResponseCode
 from .codec.errors import (
     BrokerError,
     CodecError,
@@ -59,14 +56,13 @@ from .codec.errors import (
 from .codec.headers import GetRouteInfoRequestHeader, UnregisterClientRequestHeader
 from .codec.message import CLIENT_INNER_PRODUCER_GROUP
 
+from .brokers import BrokerTable, FindBrokerResult
+from .config import ClientConfig, ServiceState
 from .inner import ConsumerInner, Processor, ProducerInner
 from .namesrv import NamesrvChooser, fetch_namesrv_addr, missing_namesrv_error
 from .route import subscribe_queues_from_route
 from .transport import Connection, FrameObserver, open_connection
 from .types import MessageQueue
-
-if TYPE_CHECKING:
-    from .codec.acl import Credentials
 
 __all__ = [
     "ServiceState",
@@ -81,48 +77,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: ``MixAll.MASTER_ID``
-_MASTER_ID = 0
-
-
-class ServiceState(enum.Enum):
-    """Java ``ServiceState``."""
-
-    CREATE_JUST = "CREATE_JUST"
-    RUNNING = "RUNNING"
-    SHUTDOWN_ALREADY = "SHUTDOWN_ALREADY"
-    START_FAILED = "START_FAILED"
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """What the client instance needs from the first member's options."""
-
-    client_id: str
-    namesrv_addrs: tuple[str, ...]
-    namesrv_domain: str | None
-    namesrv_domain_subgroup: str
-    request_timeout: float = 3.0
-    heartbeat_interval: float = 30.0
-    poll_name_server_interval: float = 30.0
-    namesrv_lookup_interval: float = 120.0
-    connect_timeout: float = 3.0
-    rebalance_interval: float = 20.0
-    persist_consumer_offset_interval: float = 5.0
-    language: LanguageCode = LanguageCode.PYTHON
-    serialize_type: SerializeType = SerializeType.JSON
-    ssl: _ssl.SSLContext | None = None
-    credentials: Credentials | None = None
-    observer: FrameObserver | None = field(default=None, compare=False)
-
-
-class FindBrokerResult(NamedTuple):
-    """Java ``FindBrokerResult``: an address and whether it is a slave's."""
-
-    addr: str
-    slave: bool
-
 
 class _InnerProducer:
     """``CLIENT_INNER_PRODUCER``: listed in heartbeats, publishes nothing."""
@@ -150,9 +104,7 @@ class ClientInstance:
         self.consumers: dict[str, ConsumerInner] = {}
         self.processors: dict[int, Processor] = {RequestCode.NOTIFY_CONSUMER_IDS_CHANGED: self._notify_consumer_ids_changed}
         self.topic_routes: dict[str, TopicRouteData] = {}
-        self.broker_addrs: dict[str, dict[int, str]] = {}
-        #: broker name -> address -> the version its heartbeat answer carried
-        self.broker_versions: dict[str, dict[str, int]] = {}
+        self._brokers = BrokerTable()
         self._connections: dict[str, Connection] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
         # False once shutdown closes the connections: no new one may open
@@ -583,8 +535,7 @@ class ClientInstance:
 
     def learn_brokers(self, route: TopicRouteData) -> None:
         """Take the broker addresses of ``route`` into the broker table."""
-        for bd in route.broker_datas:
-            self.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
+        self._brokers.learn(route)
 
     def _member_topics(self) -> set[str]:
         topics: set[str] = set()
@@ -613,69 +564,46 @@ class ClientInstance:
             raise NoRouteError(f"Can not find Message Queue for this topic, {topic}")
         return queues
 
-    def master_addr(self, broker_name: str) -> str | None:
-        """The master (id 0) address of ``broker_name``."""
-        return self.broker_addrs.get(broker_name, {}).get(_MASTER_ID)
+    @property
+    def broker_addrs(self) -> dict[str, dict[int, str]]:
+        """Broker name -> broker id -> address (``brokerAddrTable``)."""
+        return self._brokers.addrs
 
-    def find_broker_address_in_publish(self, broker_name: str) -> str | None:
-        """The master address of ``broker_name`` (``findBrokerAddressInPublish``)."""
-        return self.master_addr(broker_name)
-
-    def find_broker_address_in_subscribe(
-        self, broker_name: str, broker_id: int = _MASTER_ID, only_this_broker: bool = False
-    ) -> FindBrokerResult | None:
-        """Where to pull or commit offsets for ``broker_name``
-        (``findBrokerAddressInSubscribe``): ``broker_id``'s address; for a
-        slave id that is missing, the next id's; then, unless
-        ``only_this_broker``, any address the broker has (lowest id first)."""
-        addrs = self.broker_addrs.get(broker_name)
-        if not addrs:
-            return None
-        slave = broker_id != _MASTER_ID
-        addr = addrs.get(broker_id)
-        if addr is None and slave:
-            addr = addrs.get(broker_id + 1)
-        if addr is not None:
-            return FindBrokerResult(addr, slave)
-        if only_this_broker:
-            return None
-        first = min(addrs)
-        return FindBrokerResult(addrs[first], first != _MASTER_ID)
-
-    def find_broker_addr_by_topic(self, topic: str) -> str | None:
-        """An address of a random broker of ``topic``'s cached route, its
-        master's if it has one (``findBrokerAddrByTopic``)."""
-        route = self.topic_routes.get(topic)
-        if route is None or not route.broker_datas:
-            return None
-        bd = random.choice(route.broker_datas)
-        master = bd.broker_addrs.get(_MASTER_ID)
-        if master is not None:
-            return master
-        return random.choice(list(bd.broker_addrs.values())) if bd.broker_addrs else None
-
-    def find_broker_version(self, broker_name: str, addr: str) -> int:
-        """The version ``addr`` answered the last heartbeat with (0 if unknown)."""
-        return self.broker_versions.get(broker_name, {}).get(addr, 0)
+    @broker_addrs.setter
+    def broker_addrs(self, addrs: dict[str, dict[int, str]]) -> None:
+        self._brokers.addrs = addrs
 
     @property
     def broker_names(self) -> list[str]:
         """The brokers this instance knows addresses of."""
-        return list(self.broker_addrs)
+        return list(self._brokers.addrs)
+
+    def master_addr(self, broker_name: str) -> str | None:
+        """The master (id 0) address of ``broker_name``."""
+        return self._brokers.master(broker_name)
+
+    def find_broker_address_in_publish(self, broker_name: str) -> str | None:
+        """The master address of ``broker_name`` (``findBrokerAddressInPublish``)."""
+        return self._brokers.master(broker_name)
+
+    def find_broker_address_in_subscribe(
+        self, broker_name: str, broker_id: int = MASTER_ID, only_this_broker: bool = False
+    ) -> FindBrokerResult | None:
+        """Where to pull or commit offsets (:meth:`BrokerTable.find_in_subscribe`)."""
+        return self._brokers.find_in_subscribe(broker_name, broker_id, only_this_broker)
+
+    def find_broker_addr_by_topic(self, topic: str) -> str | None:
+        """An address of a random broker of ``topic``'s cached route, its
+        master's if it has one (``findBrokerAddrByTopic``)."""
+        return BrokerTable.any_of_route(self.topic_routes.get(topic))
+
+    def find_broker_version(self, broker_name: str, addr: str) -> int:
+        """The version ``addr`` answered the last heartbeat with (0 if unknown)."""
+        return self._brokers.version(broker_name, addr)
 
     def clean_offline_brokers(self) -> None:
         """Drop broker addresses that no cached route mentions any more."""
-        live: dict[str, set[str]] = {}
-        for route in self.topic_routes.values():
-            for bd in route.broker_datas:
-                live.setdefault(bd.broker_name, set()).update(bd.broker_addrs.values())
-        for name in list(self.broker_addrs):
-            addrs = {i: a for i, a in self.broker_addrs[name].items() if a in live.get(name, ())}
-            if addrs:
-                self.broker_addrs[name] = addrs
-            else:
-                del self.broker_addrs[name]
-                self.broker_versions.pop(name, None)
+        self._brokers.clean(self.topic_routes.values())
 
     # -- heartbeat / unregister
     def heartbeat_data(self) -> HeartbeatData:
@@ -701,10 +629,12 @@ class ClientInstance:
     async def send_heartbeat_to_all_brokers(self) -> int:
         """HEART_BEAT to every broker address: masters and slaves when there
         are consumers, masters only for producers (``sendHeartbeatToAllBroker``).
-        Returns how many succeeded; failures are logged."""
-        if self._heartbeat_lock.locked():
-            log.warning("heartbeat round still running; skipping this one")
-            return 0
+        Returns how many succeeded; failures are logged.
+
+        Rounds do not overlap: one asked for while another runs waits for it
+        and then sends (Java skips it instead; here a member that just
+        registered must not have its first heartbeat dropped, or the broker
+        would not know it until the next period)."""
         async with self._heartbeat_lock:
             if (not self.producers and not self.consumers) or not self.broker_addrs:
                 return 0
@@ -714,7 +644,7 @@ class ClientInstance:
             ok = 0
             for name, addrs in list(self.broker_addrs.items()):
                 for broker_id, addr in sorted(addrs.items()):
-                    if masters_only and broker_id != _MASTER_ID:
+                    if masters_only and broker_id != MASTER_ID:
                         continue
                     cmd = self.make_request(RequestCode.HEART_BEAT, None, body)
                     try:
@@ -724,7 +654,7 @@ class ClientInstance:
                         continue
                     if response.code == ResponseCode.SUCCESS:
                         ok += 1
-                        self.broker_versions.setdefault(name, {})[addr] = response.version
+                        self._brokers.record_version(name, addr, response.version)
                     else:
                         log.warning("heartbeat to %s (%s) answered %d %s", name, addr, response.code, response.remark)
             return ok

@@ -160,20 +160,24 @@ class BlockingFacade(Generic[C]):
             )
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
-            # wait() rather than result(timeout): since 3.11 the timeout's
-            # TimeoutError is the builtin one, which RequestTimeoutError (the
-            # core's own, with the address and request) subclasses
-            done, _ = concurrent.futures.wait([future], timeout)
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            # Since 3.11 this is the builtin TimeoutError, which the core's own
+            # RequestTimeoutError (naming the address and request) subclasses:
+            # only a future still running means the loop thread did not answer.
+            if not future.done():
+                future.cancel()
+                raise RequestTimeoutError(
+                    f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
+                    "(the loop thread is blocked or overloaded)"
+                ) from None
+            error = future.exception()
+            if error is None:  # it finished just after the wait gave up
+                return future.result()
+            raise error
         except BaseException:  # KeyboardInterrupt: do not leave the call running
             future.cancel()
             raise
-        if not done:
-            future.cancel()
-            raise RequestTimeoutError(
-                f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
-                "(the loop thread is blocked or overloaded)"
-            )
-        return future.result()
 
     def _run_plain(self, fn: Callable[[], T], what: str) -> T:
         if self._loop is None:
@@ -255,14 +259,18 @@ class _Blocking(Generic[P, T]):
 
             @functools.wraps(method)
             def call_plain(*args: Any, **kwargs: Any) -> Any:
-                return facade._run_plain(lambda: method(facade.core, *args, **kwargs), name)
+                return facade._run_plain(lambda: method(facade._core, *args, **kwargs), name)
 
+            instance.__dict__[name] = call_plain
             return call_plain
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> Any:
-            return facade._run(method(facade.core, *args, **kwargs), _backstop(facade, kwargs), name)
+            return facade._run(method(facade._core, *args, **kwargs), _backstop(facade, kwargs), name)
 
+        # a non-data descriptor: the instance attribute answers from now on,
+        # so a hot blocking send does not build its wrapper each time
+        instance.__dict__[name] = call
         return call
 
 

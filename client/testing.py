@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 
 from .broker.client_manager import ClientInfo
 from .broker.cluster import EmbeddedCluster
-from .broker.config import CLUSTER_NAME, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
+from .broker.config import CLUSTER_NAME, IDLE_TIMEOUT, MAX_MESSAGE_SIZE, NAMESRV, SERVER_VERSION, ClusterConfig, RouteJson
 from .broker.controller import BrokerController
 from .broker.faults import Fault, FaultKind
 from .broker.runner import ThreadRunner
@@ -98,6 +98,9 @@ class LocalBroker:
     bound what each queue keeps (the oldest go, the min offset moves);
     ``max_buffered_bytes`` caps the unfinished-frame bytes each server holds
     across its connections (the connection that would exceed it is closed).
+    ``idle_timeout`` (Java's ``serverChannelMaxIdleTimeSeconds``, 120 s;
+    ``None``: never) closes a connection that sends no complete frame for
+    that many seconds, unless an answer to it is still held.
     ``notify_consumer_ids_changed`` (Java's default: on) pushes
     NOTIFY_CONSUMER_IDS_CHANGED to a consumer group's connections when its
     membership changes.
@@ -161,6 +164,7 @@ class LocalBroker:
         delay_levels: str = DEFAULT_DELAY_LEVELS,
         delay_scale: float = 1.0,
         lock_expiry: float = 60.0,
+        idle_timeout: float | None = IDLE_TIMEOUT,
     ) -> None:
         config = ClusterConfig.build(
             host=host,
@@ -186,6 +190,7 @@ class LocalBroker:
             delay_levels=delay_levels,
             delay_scale=delay_scale,
             lock_expiry=lock_expiry,
+            idle_timeout=idle_timeout,
         )
         #: With ``ssl=True``: a client context trusting the self-signed certificate.
         self.client_ssl: _ssl.SSLContext | None = None

@@ -14,12 +14,12 @@ import logging
 import ssl as _ssl
 from collections.abc import Callable
 
-from .codec.acl import redacted
 from .codec.command import RemotingCommand
 from .codec.enums import ResponseCode
 from .codec.errors import CodecError, ConnectError, ConnectionClosedError
 from .codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
 from .codec.stream import DEFAULT_MAX_FRAME_SIZE
+from .logfmt import loggable
 
 __all__ = ["Connection", "FrameObserver", "parse_addr", "open_connection"]
 
@@ -161,7 +161,7 @@ class Connection:
     def _write(self, frame: bytes, cmd: RemotingCommand) -> None:
         assert self._transport is not None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("-> %s %s: %r", self.role, self.addr, redacted(cmd))
+            log.debug("-> %s %s: %r", self.role, self.addr, loggable(cmd))
         if self._observer is not None:
             self._observer("out", self.role, self.addr, frame)
         self._transport.write(frame)
@@ -188,7 +188,7 @@ class Connection:
         for event in events:
             if debug:
                 got = event.response if isinstance(event, ResponseReceived) else event.command  # type: ignore[attr-defined]
-                log.debug("<- %s %s: %r", self.role, self.addr, got)
+                log.debug("<- %s %s: %r", self.role, self.addr, loggable(got))
             if isinstance(event, ResponseReceived):
                 waiter = self._waiters.get(event.opaque)
                 if waiter is not None and not waiter.done():

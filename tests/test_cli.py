@@ -239,10 +239,17 @@ def test_serve_runs_until_sigterm_and_logs_requests_with_timestamps_under_v() ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    # requests as the broker saw them, each line stamped, from the rmqwire loggers
-    request_lines = [ln for ln in err.splitlines() if "code=310" in ln]
+    # requests as the broker saw them (code by name, opaque, the client id the
+    # connection heartbeats as), each line stamped, from the rmqwire loggers
+    lines = err.splitlines()
+    request_lines = [ln for ln in lines if "SEND_MESSAGE_V2(310) request opaque=" in ln]
     assert request_lines, err
     assert all(re.match(rf"{TIMESTAMP} DEBUG +rmqwire\.", ln) for ln in request_lines)
+    assert any(re.search(r"broker-a <- 127\.0\.0\.1:\d+ client \S+@\S+: SEND_MESSAGE_V2", ln) for ln in request_lines)
+    # connections, opened and closed, with the peer's address
+    for event in (r"connection \d+ from 127\.0\.0\.1:\d+$", r"connection \d+ from 127\.0\.0\.1:\d+ closed"):
+        for server in ("namesrv", "broker-a"):
+            assert any(re.match(rf"{TIMESTAMP} INFO +rmqwire\.broker\.server: {server}: {event}", ln) for ln in lines), err
 
 
 class _SpyBroker(LocalBroker):
@@ -272,6 +279,53 @@ def test_serve_does_not_record_requests_unless_asked(flag: tuple[str, ...], reco
     assert code == 0 and out.splitlines()[-1] == "stopped"
     assert [kw["record_requests"] for kw in _SpyBroker.made] == [recording]
     assert f"request recording {'on' if recording else 'off'}" in out
+
+
+@pytest.mark.parametrize("flags, idle, budget", [
+    ((), 120.0, 64 * 1024 * 1024),
+    (("--idle-timeout", "0"), None, 64 * 1024 * 1024),
+    (("--idle-timeout", "2.5", "--max-buffered-bytes", "1000000"), 2.5, 1_000_000),
+])
+def test_serve_closes_idle_connections_and_caps_unfinished_frames_by_default(
+        flags: tuple[str, ...], idle: float | None, budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("serve installs its signal handlers only in the main thread")
+    _SpyBroker.made = []
+    monkeypatch.setattr(rmqwire.testing, "LocalBroker", _SpyBroker)
+    code, out, _ = run_cli("serve", "--namesrv-port", "0", "--broker-port", "0", *flags)
+    assert code == 0 and out.splitlines()[-1] == "stopped"
+    [made] = _SpyBroker.made
+    assert (made["idle_timeout"], made["max_buffered_bytes"]) == (idle, budget)
+    assert f"idle timeout {f'{idle:g} s' if idle else 'off'}" in out
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (("--idle-timeout", "-1"), "seconds must be positive"),
+    (("--idle-timeout", "soon"), "seconds must be a number"),
+    (("--max-buffered-bytes", "0"), "size must be 1.."),
+])
+def test_serve_rejects_bad_limits_in_one_line(flags: tuple[str, ...], fragment: str) -> None:
+    code, out, err = run_cli("serve", *flags)
+    assert (code, out) == (2, "")
+    assert_one_failure_line(err, fragment)
+
+
+def test_v_logs_frames_with_bodies_cut_to_a_preview_and_their_length(broker: LocalBroker, tmp_path: Path) -> None:
+    body = bytes(range(256)) * 40  # 10240 bytes, compressed on the wire
+    path = tmp_path / "body.bin"
+    path.write_bytes(body)
+    code, _, err = run_cli("-v", "send", "--namesrv", broker.namesrv_addr, "--topic", "CliTopic",
+                           "--body-file", str(path))
+    assert code == 0
+    lines = err.splitlines()
+    sends = [ln for ln in lines if "rmqwire.transport: -> broker" in ln and "SEND_MESSAGE_V2(310) request" in ln]
+    assert len(sends) == 1, err
+    assert re.search(r"body=b'.*'\.\.\. \(\d+ bytes\)$", sends[0]), sends[0]
+    # no line carries a whole body: at most 200 bytes of one, as a repr
+    assert max(len(ln) for ln in lines) < 2000, max(lines, key=len)[:300]
+    # the broker's side of the same request, under the client id it heartbeats as
+    assert any(re.search(r"rmqwire\.broker\.dispatch: broker-a <- 127\.0\.0\.1:\d+ client \S+: SEND_MESSAGE_V2", ln)
+               for ln in lines), err
 
 
 # --------------------------------------------------------------------------- send
@@ -395,7 +449,7 @@ def test_send_count_interrupted_by_ctrl_c_still_summarises(broker: LocalBroker) 
     try:
         assert proc.stderr is not None
         for line in proc.stderr:  # -v: wait for the sends to be under way
-            if "code=310" in line:
+            if "SEND_MESSAGE_V2(310) request" in line:
                 break
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
@@ -603,6 +657,36 @@ def test_nothing_in_the_library_imports_the_command_line() -> None:
                     continue
                 for name in names:
                     assert not set(name.split(".")) & cli_modules, f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_every_rmqwire_logger_reaches_a_null_handler_on_the_top_logger() -> None:
+    # Every module of both folders is imported, so every logger the library
+    # makes exists; each is under ``rmqwire``, which alone has a handler, a
+    # NullHandler, so that an application without logging set up does not
+    # see our warnings through Python's last-resort handler.
+    script = (
+        "import importlib, logging, pkgutil, sys, rmqwire\n"
+        "for info in pkgutil.walk_packages(rmqwire.__path__, 'rmqwire.'):\n"
+        "    if info.name not in ('rmqwire.__main__', 'rmqwire.pytest_plugin'):\n"
+        "        importlib.import_module(info.name)\n"
+        "names = sorted(n for n in logging.Logger.manager.loggerDict if n.split('.')[0] == 'rmqwire')\n"
+        "assert len(names) > 5, names\n"
+        "top = logging.getLogger('rmqwire')\n"
+        "assert [type(h) for h in top.handlers] == [logging.NullHandler], top.handlers\n"
+        "for name in names:\n"
+        "    logger = logging.getLogger(name)\n"
+        "    if logger is not top:\n"
+        "        assert logger.handlers == [] and logger.propagate, name\n"
+        "        parent = logger.parent\n"
+        "        while parent is not None and parent is not top:\n"
+        "            parent = parent.parent\n"
+        "        assert parent is top, name\n"
+        "logging.getLogger('rmqwire.broker.server').warning('must not reach stderr')\n"
+        "print(len(names))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
 
 
 def test_the_library_configures_no_logging() -> None:

@@ -472,3 +472,17 @@ def test_no_name_server_answering_names_each_and_the_request() -> None:
             assert one in message and two in message and "request code 105" in message
 
     asyncio.run(scenario())
+
+
+def test_a_heartbeat_asked_for_during_a_round_is_sent_after_it_not_dropped() -> None:
+    async def scenario(broker: LocalBroker) -> None:
+        consumer = FakeConsumer("hb-twice")
+        async with consumer_instance(broker, consumer) as instance:
+            broker.clear()
+            first, second = await asyncio.gather(
+                instance.send_heartbeat_to_all_brokers(), instance.send_heartbeat_to_all_brokers()
+            )
+            assert (first, second) == (2, 2)
+            assert sorted(name for name, *_ in broker.heartbeats) == ["broker-a", "broker-a", "broker-b", "broker-b"]
+
+    run(scenario, **cluster())

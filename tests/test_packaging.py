@@ -92,6 +92,25 @@ def test_the_wheel_holds_rmqwire_and_its_dist_info_only(wheel: Path) -> None:
     assert re.search(r"\[console_scripts\]\s*\nrmqwire = rmqwire\.cli:main\b", entry_points), entry_points
 
 
+def test_the_wheel_carries_the_license_its_metadata_names_and_says_what_rmqwire_is(wheel: Path) -> None:
+    dist_info = f"rmqwire-{_version(wheel)}.dist-info"
+    archive = zipfile.ZipFile(wheel)
+    meta = archive.read(f"{dist_info}/METADATA").decode()
+    headers, _, description = meta.partition("\n\n")
+    assert "License-Expression: Apache-2.0" in headers.splitlines(), headers
+    assert "License-File: LICENSE" in headers.splitlines(), headers
+    text = archive.read(f"{dist_info}/licenses/LICENSE").decode()
+    assert text == (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+    # the long description: the two set-up commands, then what rmqwire is
+    paragraphs = [p for p in description.strip().split("\n\n") if p.strip()]
+    assert paragraphs[0].splitlines()[1:3] == [ln for ln in paragraphs[0].splitlines() if ln.startswith("make ")]
+    assert paragraphs[1].startswith("**rmqwire** is a pure-Python"), paragraphs[1]
+    what = " ".join(paragraphs[1].split())
+    assert "Apache RocketMQ *remoting* wire protocol" in what, what
+
+
 def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
     """The installed distributions ``names`` need at run time (markers evaluated)."""
     from packaging.requirements import Requirement

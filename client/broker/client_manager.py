@@ -239,6 +239,11 @@ class ClientManager:
 
     # ------------------------------------------------------------------ lookups
 
+    def client_of(self, channel_id: int) -> str | None:
+        """The client id connection ``channel_id`` heartbeats as, if it did."""
+        with self._lock:
+            return self._client_of.get(channel_id)
+
     def channels_of(self, client_id: str, broker: str | None = None) -> list[Channel]:
         """Open connections of ``client_id`` (to ``broker``, or to any), the
         most recent heartbeat first."""

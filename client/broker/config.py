@@ -12,6 +12,7 @@ on the request pipeline instead (:mod:`.dispatch`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_MESSAGE_SIZE",
     "REGION_ID",
     "FAQ_SUFFIX",
+    "IDLE_TIMEOUT",
 ]
 
 #: The label of the name server in faults, records and ``stop_broker``.
@@ -44,6 +46,8 @@ MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
 REGION_ID: Final = "DefaultRegion"
 #: ``FAQUrl.suggestTodo(...)``: what Java appends to several remarks.
 FAQ_SUFFIX: Final = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+#: ``NettyServerConfig.serverChannelMaxIdleTimeSeconds``.
+IDLE_TIMEOUT: Final = 120.0
 
 RouteJson = Literal["auto", "legacy", "standard"]
 AutoCreateScope = Literal["cluster", "broker"]
@@ -67,6 +71,14 @@ def _seconds(name: str, value: object, *, optional: bool = False) -> float | Non
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
         raise ConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _optional_seconds(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigError(f"{name} must be a positive, finite number of seconds or None, not {value!r}")
     return float(value)
 
 
@@ -114,6 +126,10 @@ class ClusterConfig:
     #: A cap on the bytes of unfinished frames one server holds across its
     #: connections (``None``: only ``max_frame_size`` per connection).
     max_buffered_bytes: int | None = None
+    #: Seconds a connection may go without sending a complete frame before
+    #: the server closes it (``None``: never), on the name server's and each
+    #: broker's port: ``NettyServerConfig.serverChannelMaxIdleTimeSeconds``.
+    idle_timeout: float | None = IDLE_TIMEOUT
     #: ``SubscriptionGroupConfig.notifyConsumerIdsChangedEnable``.
     notify_consumer_ids_changed: bool = True
     #: ``BrokerConfig.longPollingEnable``: hold a SUSPEND pull for the
@@ -158,6 +174,7 @@ class ClusterConfig:
         delay_levels: str = DEFAULT_DELAY_LEVELS,
         delay_scale: float = 1.0,
         lock_expiry: float = 60.0,
+        idle_timeout: float | None = IDLE_TIMEOUT,
     ) -> ClusterConfig:
         """Check and normalise the options; raises :class:`~codec.errors.ConfigError`."""
         if not isinstance(host, str):
@@ -197,6 +214,7 @@ class ClusterConfig:
             delay_levels=delay_levels,
             delay_scale=_seconds("delay_scale", delay_scale) or 0.0,
             lock_expiry=_seconds("lock_expiry", lock_expiry) or 0.0,
+            idle_timeout=_optional_seconds("idle_timeout", idle_timeout),
         )
 
     @property

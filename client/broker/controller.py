@@ -126,6 +126,7 @@ class BrokerController:
         self.store.add_arrival_listener(self._message_arrived)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
+        self.dispatcher.client_of = clients.client_of
         self.listener = RemotingListener(
             name,
             port,
@@ -133,6 +134,7 @@ class BrokerController:
             tasks=tasks,
             max_frame_size=config.max_frame_size,
             max_buffered_bytes=config.max_buffered_bytes,
+            idle_timeout=config.idle_timeout,
         )
 
     def __repr__(self) -> str:

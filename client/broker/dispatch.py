@@ -22,10 +22,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
-from ..codec.acl import ACCESS_KEY, redacted, verify_command
+from ..codec.acl import ACCESS_KEY, verify_command
 from ..codec.command import RemotingCommand
 from ..codec.enums import ResponseCode
 from ..codec.errors import RocketMQError
+from ..logfmt import loggable
 from .faults import FaultTable
 from .processor import DeferredReply, ProcessorRegistry, RequestContext, reply
 from .server import ServerConnection
@@ -97,7 +98,7 @@ class Dispatcher:
     manager forgets the channel).
     """
 
-    __slots__ = ("role", "label", "name", "registry", "pipeline", "close_hooks")
+    __slots__ = ("role", "label", "name", "registry", "pipeline", "close_hooks", "client_of")
 
     def __init__(self, role: str, label: str, registry: ProcessorRegistry, pipeline: RequestPipeline) -> None:
         self.role = role
@@ -106,6 +107,8 @@ class Dispatcher:
         self.registry = registry
         self.pipeline = pipeline
         self.close_hooks: list[Callable[[ServerConnection], None]] = []
+        #: Connection id -> the client id it heartbeats as (for log lines).
+        self.client_of: Callable[[int], str | None] | None = None
 
     # -- ConnectionHandler
 
@@ -130,7 +133,9 @@ class Dispatcher:
     def on_request(self, conn: ServerConnection, cmd: RemotingCommand) -> None:
         pipeline = self.pipeline
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s <- %s: %r", self.label, conn.peer, redacted(cmd))
+            client = self.client_of(conn.id) if self.client_of is not None else None
+            client = client or cmd.ext_fields.get("clientID")  # UNREGISTER_CLIENT names it
+            log.debug("%s <- %s%s: %r", self.label, conn.peer, f" client {client}" if client else "", loggable(cmd))
         if pipeline.record_requests:
             pipeline.requests.append(self.role, self.name, cmd)
         acl = pipeline.acl

@@ -66,6 +66,7 @@ class NamesrvController:
             tasks=tasks,
             max_frame_size=config.max_frame_size,
             max_buffered_bytes=config.max_buffered_bytes,
+            idle_timeout=config.idle_timeout,
         )
 
     # ------------------------------------------------------------------ processors

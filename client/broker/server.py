@@ -12,7 +12,12 @@ write deliberately delayed answers so that stopping can cancel them.
 
 A connection whose bytes do not decode is closed without an answer, as
 Java's ``NettyDecoder`` does; so is one that would take the server's shared
-:class:`~codec.session.BufferBudget` over its limit.
+:class:`~codec.session.BufferBudget` over its limit, and one that sends no
+complete frame for ``idle_timeout`` seconds (Java's ``IdleStateHandler`` with
+``serverChannelMaxIdleTimeSeconds``, 120 s).  Only whole frames count as
+activity, so a client dribbling an unfinished frame byte by byte (slowloris)
+is closed too; a connection the server owes an answer to (a held
+:class:`~.processor.DeferredReply`) or awaits one from is not idle.
 """
 
 from __future__ import annotations
@@ -28,11 +33,16 @@ from typing import Any, Protocol
 from ..codec.command import RemotingCommand
 from ..codec.errors import ClientError, CodecError, ConfigError, ConnectionClosedError, EncodeError
 from ..codec.session import BufferBudget, RequestReceived, ResponseReceived, ServerSession, UnmatchedResponse
+from ..logfmt import loggable
+from .config import IDLE_TIMEOUT
 from .processor import DeferredReply
 
 __all__ = ["Listener", "RemotingListener", "TrackedConnection", "ServerConnection", "ConnectionHandler", "TaskSet"]
 
 log = logging.getLogger(__name__)
+
+# ``call_at`` may fire up to the loop's clock resolution early.
+_IDLE_SLACK = 0.001
 
 _connection_ids = itertools.count(1)
 
@@ -125,11 +135,14 @@ class RemotingListener(Listener):
         tasks: TaskSet,
         max_frame_size: int,
         max_buffered_bytes: int | None = None,
+        idle_timeout: float | None = IDLE_TIMEOUT,
     ) -> None:
         super().__init__(label, port, ServerConnection)  # type: ignore[arg-type]
         self.handler = handler
         self.tasks = tasks
         self.max_frame_size = max_frame_size
+        #: Seconds without a complete frame after which a connection is closed (None: never).
+        self.idle_timeout = idle_timeout
         #: Shared by this listener's connections (None: no cross-connection cap).
         self.budget = BufferBudget(max_buffered_bytes) if max_buffered_bytes is not None else None
 
@@ -221,6 +234,10 @@ class ServerConnection(TrackedConnection):
         self._deferred: set[DeferredReply] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._loop = asyncio.get_running_loop()
+        #: When the last complete frame arrived (or the connection opened).
+        self.last_frame_at = self._loop.time()
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<ServerConnection {self.id} {self.listener.label} <- {self.peer}>"
@@ -228,9 +245,16 @@ class ServerConnection(TrackedConnection):
     # -- events from the socket
 
     def accepted(self) -> None:
+        label = self.listener.label
         if not self.listener.handler.on_connect(self):
-            log.debug("%s refuses connection from %s (injected)", self.listener.label, self.peer)
+            log.debug("%s refuses connection from %s (injected)", label, self.peer)
             self.abort()
+            return
+        log.info("%s: connection %d from %s", label, self.id, self.peer)
+        idle = self.listener.idle_timeout
+        if idle is not None:
+            self.last_frame_at = self._loop.time()
+            self._idle_timer = self._loop.call_at(self.last_frame_at + idle, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
         if not self.is_open:
@@ -242,6 +266,8 @@ class ServerConnection(TrackedConnection):
             log.warning("%s: decode exception from %s, closing: %s", self.listener.label, self.peer, exc)
             self.abort()
             return
+        if events:
+            self.last_frame_at = self._loop.time()
         handler = self.listener.handler
         for event in events:
             if not self.is_open:
@@ -260,6 +286,10 @@ class ServerConnection(TrackedConnection):
             self._arm_timer()
 
     def lost(self, exc: Exception | None) -> None:
+        log.info("%s: connection %d from %s closed%s", self.listener.label, self.id, self.peer, f": {exc}" if exc else "")
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -291,7 +321,7 @@ class ServerConnection(TrackedConnection):
             self.abort()
             return
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s -> %s: %r", self.listener.label, self.peer, response)
+            log.debug("%s -> %s: %r", self.listener.label, self.peer, loggable(response))
         self.write(frame)
 
     async def _send_later(self, response: RemotingCommand, seconds: float) -> None:
@@ -304,7 +334,38 @@ class ServerConnection(TrackedConnection):
             deferred.cancel()
             return
         self._deferred.add(deferred)
-        deferred.add_done_callback(self._deferred.discard)
+        deferred.add_done_callback(self._answered)
+
+    def _answered(self, deferred: DeferredReply) -> None:
+        self._deferred.discard(deferred)
+        # The idle clock starts again once the held answer went out.
+        self.last_frame_at = self._loop.time()
+
+    # -- the idle timeout
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        idle = self.listener.idle_timeout
+        if idle is None or not self.is_open:
+            return
+        now = self._loop.time()
+        if self._deferred or self._waiters:
+            # An answer is owed to the client (a held long poll) or awaited
+            # from it: the silence is ours or expected, not the client's.
+            self.last_frame_at = now
+        elif now + _IDLE_SLACK >= self.last_frame_at + idle:
+            buffered = self.session.buffered
+            log.warning(
+                "%s: closing connection %d from %s: no complete frame for %g s (idle timeout)%s",
+                self.listener.label,
+                self.id,
+                self.peer,
+                idle,
+                f", {buffered} bytes of an unfinished frame held" if buffered else "",
+            )
+            self.abort()
+            return
+        self._idle_timer = self._loop.call_at(self.last_frame_at + idle, self._check_idle)
 
     @property
     def deferred(self) -> int:
@@ -330,7 +391,7 @@ class ServerConnection(TrackedConnection):
             raise ClientError("send_oneway() needs a request with the oneway flag (RemotingCommand.request(..., oneway=True))")
         opaque, frame = self.session.send_request(request, now=asyncio.get_running_loop().time(), timeout=0.0)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s -> %s: %r", self.listener.label, self.peer, request.with_opaque(opaque))
+            log.debug("%s -> %s: %r", self.listener.label, self.peer, loggable(request.with_opaque(opaque)))
         self.write(frame)
         return opaque
 
@@ -349,7 +410,7 @@ class ServerConnection(TrackedConnection):
         waiter: asyncio.Future[RemotingCommand] = loop.create_future()
         self._waiters[opaque] = waiter
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s -> %s: %r", self.listener.label, self.peer, request.with_opaque(opaque))
+            log.debug("%s -> %s: %r", self.listener.label, self.peer, loggable(request.with_opaque(opaque)))
         self.write(frame)
         self._arm_timer()
         try:
