@@ -59,6 +59,7 @@ from .codec.message import (
 )
 
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
+from .namespacing import Namespace, resolve_namespace
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
 from .types import Message, MessageQueue, SendResult, SendStatus
@@ -170,6 +171,12 @@ class AsyncProducer:
     latency (Java 5.x ``setLatencyMax`` / ``setNotAvailableDuration``, there
     in milliseconds; defaults 0.05 0.1 0.55 1.8 3 5 15 -> 0 0 2 5 6 10 30,
     so a failed broker is avoided for 10 s, then tried again).
+
+    With a ``namespace`` (default: the ``NAMESPACE`` environment variable;
+    ``""``: none) the group and topics go on the wire as
+    ``namespace%name`` and every send carries ``INSTANCE_ID``; results,
+    queues and what a selector is shown keep the bare topic (Java's
+    ``DefaultMQProducer(namespace, group)``).  ``group`` is the wire name.
     """
 
     def __init__(
@@ -203,6 +210,7 @@ class AsyncProducer:
         credentials: Credentials | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
         trace: FrameObserver | str | os.PathLike[str] | None = None,
+        namespace: str | None = None,
     ) -> None:
         if not isinstance(group, str):
             raise ConfigError(f"the producer group must be a str, not {type(group).__name__} ({group!r})")
@@ -236,7 +244,11 @@ class AsyncProducer:
             fault_tracker = FaultTracker(**tracker_tables)
         except ValueError as exc:
             raise ConfigError(f"latency_max / not_available_duration: {exc}") from None
-        self.group = group
+        #: the namespace ("" for none: ``namespace``, else ``NAMESPACE``)
+        self.namespace = resolve_namespace(namespace, namesrv_addr)
+        self._ns = Namespace(self.namespace)
+        #: the group as it goes on the wire (``namespace%group`` in a namespace)
+        self.group = self._ns.wrap(group)
         self.state = ServiceState.CREATE_JUST
         self.instance_name = instance_name or os.environ.get("ROCKETMQ_CLIENT_NAME") or "DEFAULT"
         self.unit_name = unit_name
@@ -416,8 +428,8 @@ class AsyncProducer:
     async def fetch_publish_queues(self, topic: str) -> list[MessageQueue]:
         """The queues ``send(..., queue=...)`` can target for ``topic``."""
         self._check_running()
-        info = await self._find_publish_info(topic, self._opts.send_timeout)
-        return list(info.queues)
+        info = await self._find_publish_info(self._ns.wrap_topic(topic), self._opts.send_timeout)
+        return self._ns.unwrap_queues(info.queues)
 
     async def _find_publish_info(self, topic: str, timeout: float) -> TopicPublishInfo:
         info = self._publish.get(topic)
@@ -481,17 +493,18 @@ class AsyncProducer:
         props = msg.wire_properties()
         uniq = new_message_id()
         props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
+        props.update(self._ns.instance_id_property())
         body, sys_flag = compress_body(msg.body, compress_over=self._opts.compress_over, level=self._opts.compress_level)
         return _SendRequest(
-            topic=msg.topic,
+            topic=self._ns.wrap_topic(msg.topic),
             body=body,
             properties=encode_properties(props),
             sys_flag=sys_flag,
             flag=msg.flag,
             uniq=uniq,
             oneway=oneway,
-            queue=queue,
-            selector=selector,
+            queue=None if queue is None else self._ns.wrap_queue(queue),
+            selector=None if selector is None else self._ns.selector(selector),
             message=msg if selector is not None else None,
             arg=arg,
         )
@@ -587,15 +600,16 @@ class AsyncProducer:
         if len(body) > self._opts.max_message_size:
             raise InvalidMessageError(f"the batch body size over max value, MAX: {self._opts.max_message_size}")
         batch_props = {PROPERTY_WAIT_STORE_MSG_OK: "true" if first.wait_store_msg_ok else "false"}
+        batch_props.update(self._ns.instance_id_property())
         request = _SendRequest(
-            topic=first.topic,
+            topic=self._ns.wrap_topic(first.topic),
             body=body,
             properties=encode_properties(batch_props),
             sys_flag=0,
             flag=0,
             uniq=",".join(ids),
             batch=True,
-            queue=queue,
+            queue=None if queue is None else self._ns.wrap_queue(queue),
         )
         result = await self._send(request, timeout)
         assert result is not None
@@ -716,7 +730,7 @@ class AsyncProducer:
             status=status,
             msg_id=header.batch_uniq_id or uniq,
             offset_msg_id=header.msg_id,
-            message_queue=MessageQueue(mq.topic, mq.broker_name, header.queue_id),
+            message_queue=MessageQueue(self._ns.unwrap(mq.topic), mq.broker_name, header.queue_id),
             queue_offset=header.queue_offset,
             transaction_id=header.transaction_id,
             region_id=header.msg_region,
