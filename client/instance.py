@@ -286,6 +286,9 @@ class ClientInstance:
                 await asyncio.wait_for(wakeup.wait(), self.config.rebalance_interval)
             except asyncio.TimeoutError:
                 pass
+            if self.state is ServiceState.SHUTDOWN_ALREADY:
+                # 3.11's wait_for swallows shutdown's cancel when the wakeup comes in the same step
+                return
             wakeup.clear()
             await self.do_rebalance()
 
