@@ -11,17 +11,17 @@ from collections.abc import Iterator
 
 import pytest
 
-import rmqwire.codec.constructs
+import rmqwire.codec.json_header
 from rmqwire import codec
 
 
 @pytest.fixture
 def stdlib_json() -> Iterator[None]:
     """Run with the stdlib JSON path even when orjson is installed."""
-    was = codec.constructs._fast_loads is not None
-    codec.constructs._use_fast_json(False)
+    was = codec.json_header._fast_loads is not None
+    codec.json_header._use_fast_json(False)
     try:
         yield
     finally:
-        codec.constructs._use_fast_json(was)
+        codec.json_header._use_fast_json(was)
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from rmqwire.codec import LanguageCode, RemotingCommand, SerializeType
 
-__all__ = ["encode", "decode", "decode_at", "split"]
+__all__ = ["encode", "decode", "decode_at", "split", "decode_messages"]
 
 _PRELUDE = struct.Struct(">iBBH")  # total length, serialize type, 24-bit header length
 _FIXED = struct.Struct(">hBhiii")  # code, language, version, opaque, flag, remark length
@@ -253,5 +253,77 @@ def split(buffer: bytes) -> list[RemotingCommand]:
         if stop > end:
             break
         append(decode_at(buffer, pos, stop)[0])
+        pos = stop
+    return out
+
+
+# --------------------------------------------------------------------------- pull bodies (stored messages)
+
+from rmqwire.codec import MessageExt  # noqa: E402
+
+_MSG_HEAD = struct.Struct(">iiiiiqqiq")  # TOTALSIZE .. BORNTIMESTAMP
+_MSG_V4 = struct.Struct(">4siq4siiqi")  # IPv4 born host .. BODYLEN, in one read
+_PROPS_LEN = struct.Struct(">h")
+_MAGIC = -626843481
+_ntoa = __import__("socket").inet_ntoa
+_MSG_SLOTS = [getattr(MessageExt, f).__set__ for f in (
+    "topic", "body", "queue_id", "queue_offset", "commit_log_offset", "sys_flag", "born_timestamp", "born_host",
+    "store_timestamp", "store_host", "reconsume_times", "prepared_transaction_offset", "flag", "body_crc",
+    "store_size", "properties", "broker_name")]
+(_m_topic, _m_body, _m_qid, _m_qoff, _m_phys, _m_sys, _m_born_ts, _m_born, _m_store_ts, _m_store, _m_recon, _m_prep,
+ _m_flag, _m_crc, _m_size, _m_props, _m_broker) = _MSG_SLOTS
+
+
+def decode_messages(body: bytes) -> list[MessageExt]:
+    """A pull body of IPv4, uncompressed, V1-magic records, by hand: two
+    struct reads per record, the properties split inline."""
+    out: list[MessageExt] = []
+    append = out.append
+    pos, end = 0, len(body)
+    head, v4, props_len = _MSG_HEAD.unpack_from, _MSG_V4.unpack_from, _PROPS_LEN.unpack_from
+    while pos < end:
+        if pos + 88 > end:
+            raise ValueError("truncated record")
+        total, magic, crc, queue_id, flag, queue_offset, physical, sys_flag, born_ts = head(body, pos)
+        stop = pos + total
+        if total < 91 or stop > end or magic != _MAGIC or sys_flag & 0x31:
+            raise ValueError("bad record")
+        born_ip, born_port, store_ts, store_ip, store_port, reconsume, prepared, body_len = v4(body, pos + 48)
+        p = pos + 88 + body_len
+        if body_len < 0 or p + 3 > stop:
+            raise ValueError("bad body length")
+        topic_len = body[p]
+        q = p + 1 + topic_len
+        if topic_len > 127 or q + 2 > stop:
+            raise ValueError("bad topic length")
+        plen = props_len(body, q)[0]
+        if plen < 0 or q + 2 + plen != stop:
+            raise ValueError("bad properties length")
+        props: dict[str, str] = {}
+        if plen:
+            for chunk in body[q + 2 : stop].decode().split("\x02"):
+                if len(chunk) >= 3:
+                    key, sep, value = chunk.partition("\x01")
+                    if sep and key and value:
+                        props[key] = value
+        m = _new(MessageExt)
+        _m_topic(m, body[p + 1 : q].decode())
+        _m_body(m, body[pos + 88 : p])
+        _m_qid(m, queue_id)
+        _m_qoff(m, queue_offset)
+        _m_phys(m, physical)
+        _m_sys(m, sys_flag)
+        _m_born_ts(m, born_ts)
+        _m_born(m, f"{_ntoa(born_ip)}:{born_port}")
+        _m_store_ts(m, store_ts)
+        _m_store(m, f"{_ntoa(store_ip)}:{store_port}")
+        _m_recon(m, reconsume)
+        _m_prep(m, prepared)
+        _m_flag(m, flag)
+        _m_crc(m, crc)
+        _m_size(m, total)
+        _m_props(m, props)
+        _m_broker(m, "")
+        append(m)
         pos = stop
     return out

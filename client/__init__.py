@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .producer import AsyncProducer, MessageQueueSelector
     from .selector import select_message_queue_by_hash, select_message_queue_by_random
     from .sync import BlockingFacade, Producer
+    from .transaction import AsyncTransactionProducer, TransactionProducer, TransactionSendResult
     from .types import (
         ConsumeFromWhere,
         ConsumeOrderlyStatus,
@@ -58,6 +59,9 @@ __all__ = [
     "ConsumeOrderlyStatus",
     "ConsumeType",
     "LocalTransactionState",
+    "AsyncTransactionProducer",
+    "TransactionProducer",
+    "TransactionSendResult",
     "ServiceState",
     "Credentials",
     "MessageQueueSelector",
@@ -94,6 +98,9 @@ _EXPORTS = {
     "ConsumeOrderlyStatus": ".types",
     "ConsumeType": ".types",
     "LocalTransactionState": ".types",
+    "AsyncTransactionProducer": ".transaction",
+    "TransactionProducer": ".transaction",
+    "TransactionSendResult": ".transaction",
     "ServiceState": ".instance",
     "Credentials": ".codec.acl",
     "MessageQueueSelector": ".producer",

@@ -282,13 +282,13 @@ class ClientInstance:
         """``RebalanceService``: rebalance every interval, or at once when woken."""
         wakeup = self._rebalance_wakeup
         while True:
+            # not wait_for(): before 3.12 it can swallow a cancel that comes as
+            # the event is set, and shutdown would then wait for ever
+            woken = asyncio.ensure_future(wakeup.wait())
             try:
-                await asyncio.wait_for(wakeup.wait(), self.config.rebalance_interval)
-            except asyncio.TimeoutError:
-                pass
-            if self.state is ServiceState.SHUTDOWN_ALREADY:
-                # 3.11's wait_for swallows shutdown's cancel when the wakeup comes in the same step
-                return
+                await asyncio.wait([woken], timeout=self.config.rebalance_interval)
+            finally:
+                woken.cancel()
             wakeup.clear()
             await self.do_rebalance()
 

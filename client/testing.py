@@ -115,8 +115,19 @@ class LocalBroker:
     delivery on ``delay_levels`` (Java's ``messageDelayLevel``) with every
     delay multiplied by ``delay_scale`` (``0.01`` makes level 3 take 0.1 s):
     a message with a ``DELAY`` level waits in ``SCHEDULE_TOPIC_XXXX`` and
-    shows in :meth:`messages` of its topic once delivered.  A bad option
-    raises :class:`~codec.errors.ConfigError`.
+    shows in :meth:`messages` of its topic once delivered.
+
+    Transactional messages (see :mod:`rmqwire.broker.transaction`): a
+    prepared message waits in ``RMQ_SYS_TRANS_HALF_TOPIC`` until its producer
+    ends the transaction (END_TRANSACTION: commit stores it in its real topic,
+    rollback drops it).  Every ``transaction_check_interval`` seconds (Java's
+    60) the broker checks back (CHECK_TRANSACTION_STATE to a producer of the
+    group) the half messages older than ``transaction_timeout`` (Java's 6 s,
+    or their ``CHECK_IMMUNITY_TIME_IN_SECONDS``), each at most
+    ``transaction_check_max`` times (15), then gives up on it;
+    :meth:`check_transactions` runs a round at once.
+    ``reject_transaction_message`` refuses prepared messages (NO_PERMISSION).
+    A bad option raises :class:`~codec.errors.ConfigError`.
 
     Where this differs from Java 4.9, knowingly:
 
@@ -133,6 +144,13 @@ class LocalBroker:
       does not), and the answer is always NO_PERMISSION (a Java broker's
       remoting layer turns the ``AclException`` into a code that depends on
       its version).
+    * on the consumer side: every message counts as in memory (Java's
+      in-memory transfer limits, 32 messages / 256 KiB a pull, and
+      ``checkInDisk`` false for QUERY_CONSUMER_OFFSET); a held pull times out
+      on its own timer, not at the next 5 s check; no ``OffsetMovedEvent`` is
+      stored; SQL92 subscriptions are refused as with
+      ``enablePropertyFilter=false``; every group has the default
+      ``SubscriptionGroupConfig`` (16 retries, one retry queue).
     """
 
     def __init__(
@@ -165,6 +183,10 @@ class LocalBroker:
         delay_scale: float = 1.0,
         lock_expiry: float = 60.0,
         idle_timeout: float | None = IDLE_TIMEOUT,
+        transaction_check_interval: float = 60.0,
+        transaction_timeout: float = 6.0,
+        transaction_check_max: int = 15,
+        reject_transaction_message: bool = False,
     ) -> None:
         config = ClusterConfig.build(
             host=host,
@@ -191,6 +213,10 @@ class LocalBroker:
             delay_scale=delay_scale,
             lock_expiry=lock_expiry,
             idle_timeout=idle_timeout,
+            transaction_check_interval=transaction_check_interval,
+            transaction_timeout=transaction_timeout,
+            transaction_check_max=transaction_check_max,
+            reject_transaction_message=reject_transaction_message,
         )
         #: With ``ssl=True``: a client context trusting the self-signed certificate.
         self.client_ssl: _ssl.SSLContext | None = None
@@ -428,8 +454,8 @@ class LocalBroker:
 
     def clear(self) -> None:
         """Forget stored messages and every record (requests, heartbeats,
-        unregistrations, clients).  Topics and queue offsets stay, as on a
-        real broker."""
+        unregistrations, clients).  Topics, queue offsets, consumer offsets
+        and queue locks stay, as on a real broker."""
         self.cluster.clear()
 
     # ------------------------------------------------------------------ faults
@@ -463,6 +489,12 @@ class LocalBroker:
         :class:`~codec.errors.RequestTimeoutError` /
         :class:`~codec.errors.ConnectionClosedError` otherwise."""
         return await self.cluster.request_client(client_id, cmd, timeout, broker_name=broker_name)
+
+    async def check_transactions(self, *, broker_name: str | None = None) -> list[StoredMessage]:
+        """Run a transaction check-back round now (on one broker or all), as
+        every ``transaction_check_interval`` does; returns the half-message
+        copies whose producers were asked about them."""
+        return await self.cluster.check_transactions(broker_name=broker_name)
 
     async def send_oneway_to_client(
         self, client_id: str, cmd: RemotingCommand, *, broker_name: str | None = None

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from construct import GreedyBytes, Int8ub, Int16sb, Int24ub, Int32sb, Switch, this
 
-from .constructs import EnumField, JsonHeader, NullableString, Record, Reject, Sized, StringMap, compile_buffer
+from .constructs import EnumField, JsonHeader, NullableString, Record, Reject, Sized, StringMap
+from .codecs import compile_buffer
 from .enums import LanguageCode, SerializeType
 from .errors import BadHeaderLengthError, FrameError, MalformedHeaderError, TruncatedFrameError, UnknownSerializeTypeError
 
@@ -51,7 +52,7 @@ FRAME = Sized(
             Int24ub,
             Switch(
                 this.serialize_type,
-                {SerializeType.JSON: JSON_HEADER, SerializeType.ROCKETMQ: ROCKETMQ_HEADER},
+                {SerializeType.ROCKETMQ: ROCKETMQ_HEADER, SerializeType.JSON: JSON_HEADER},
                 default=Reject(this.serialize_type, UnknownSerializeTypeError),
             ),
             BadHeaderLengthError,

@@ -38,11 +38,13 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from construct import Bytes, Check, ConstructError, Default, Int16sb, Int32sb, Rebuild, Struct, len_, this
+from construct import Default, GreedyBytes, Int16sb, Int32sb
 
+from .constructs import Record, Sized
 from .errors import ConfigError, EncodeError, InvalidMessageError, MalformedBodyError
+from .codecs import compile_buffer
 
 __all__ = [
     "local_ipv4",
@@ -648,27 +650,29 @@ def new_message_id() -> str:
 
 #: ``MessageDecoder.encodeMessage``: one message of a ``SEND_BATCH_MESSAGE``
 #: body (``protocol.md`` 6.4).  TOTALSIZE counts the whole record, its own
-#: four bytes included.  ``properties`` is the raw UTF-8 properties string.
-#: The final ``Check`` is what makes the compiled parser safe: it is handed
-#: exactly TOTALSIZE bytes, and the declared lengths must fill them exactly.
-BATCH_RECORD = Struct(
-    "total_size" / Rebuild(Int32sb, 22 + len_(this.body) + len_(this.properties)),
-    "magic_code" / Default(Int32sb, 0),
-    "body_crc" / Default(Int32sb, 0),
-    "flag" / Int32sb,
-    "body_length" / Rebuild(Int32sb, len_(this.body)),
-    Check(this.body_length >= 0),
-    "body" / Bytes(this.body_length),
-    "properties_length" / Rebuild(Int16sb, len_(this.properties)),
-    Check(this.properties_length >= 0),
-    "properties" / Bytes(this.properties_length),
-    Check(this.total_size == 22 + this.body_length + this.properties_length),
+#: four bytes included, and is also the record's ``total_size``.
+#: ``properties`` is the raw UTF-8 properties string.  Every length must
+#: fill its range exactly.
+BATCH_RECORD = Sized(
+    Int32sb,
+    Record(
+        "magic_code" / Default(Int32sb, 0),
+        "body_crc" / Default(Int32sb, 0),
+        "flag" / Int32sb,
+        "body" / Sized(Int32sb, GreedyBytes, MalformedBodyError, "BODYLEN"),
+        "properties" / Sized(Int16sb, GreedyBytes, MalformedBodyError, "PROPLEN"),
+        error=MalformedBodyError,
+    ),
+    MalformedBodyError,
+    "TOTALSIZE",
+    inclusive=True,
+    length_name="total_size",
 )
 
 #: TOTALSIZE of a record with an empty body and no properties.
 BATCH_RECORD_FIXED_SIZE: Final = 22
 
-_BATCH_RECORD_COMPILED = BATCH_RECORD.compile()
+_BATCH_CODEC = compile_buffer(BATCH_RECORD)
 _I32 = struct.Struct(">i")
 _I16 = struct.Struct(">h")
 
@@ -689,7 +693,7 @@ def encode_batch(entries: Sequence[BatchEntry]) -> bytes:
     :class:`EncodeError` for a flag outside int32, a body over 2 GiB or
     properties over 32767 UTF-8 bytes.
     """
-    build = _BATCH_RECORD_COMPILED.build
+    build = _BATCH_CODEC.build_bytes
     parts: list[bytes] = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, BatchEntry):
@@ -702,10 +706,7 @@ def encode_batch(entries: Sequence[BatchEntry]) -> bytes:
             raise EncodeError(f"batch entry {index}: flag must be a 32-bit integer, not {entry.flag!r}")
         if BATCH_RECORD_FIXED_SIZE + len(body) + len(props) > 2**31 - 1:
             raise EncodeError(f"batch entry {index}: record of {len(body)} body bytes does not fit TOTALSIZE")
-        try:
-            parts.append(build({"flag": entry.flag, "body": body, "properties": props}))
-        except (ConstructError, struct.error) as exc:  # pragma: no cover - the checks above rule it out
-            raise EncodeError(f"batch entry {index}: {exc}") from None
+        parts.append(build({"flag": entry.flag, "body": body, "properties": props}))
     return b"".join(parts)
 
 
@@ -726,7 +727,7 @@ def decode_batch(body: bytes) -> list[BatchEntry]:
     """
     data = _bytes_like(body, "batch body")
     end = len(data)
-    parse = _BATCH_RECORD_COMPILED.parse
+    parse = _BATCH_CODEC.parse_at
     entries: list[BatchEntry] = []
     pos = 0
     while pos < end:
@@ -741,16 +742,16 @@ def decode_batch(body: bytes) -> list[BatchEntry]:
                 f"batch record {index} at byte {pos}: TOTALSIZE {total} exceeds the {end - pos} bytes left"
             )
         try:
-            record: Any = parse(data[pos : pos + total])
-        except (ConstructError, struct.error):
+            record, _ = parse(data, pos, pos + total)
+        except MalformedBodyError:
             raise MalformedBodyError(
                 f"batch record {index} at byte {pos}: {_explain_record(data, pos, total)}"
             ) from None
         try:
-            text = record.properties.decode("utf-8")
+            text = record["properties"].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MalformedBodyError(f"batch record {index} at byte {pos}: properties are not UTF-8 ({exc.reason})") from None
-        entries.append(BatchEntry(record.body, decode_properties(text), record.flag))
+        entries.append(BatchEntry(record["body"], decode_properties(text), record["flag"]))
         pos += total
     return entries
 

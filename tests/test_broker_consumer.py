@@ -321,3 +321,25 @@ async def test_the_consumer_list_is_the_groups_client_ids_in_joining_order(broke
     assert broker.consumer_ids("CG") == ["c-b", "c-a"]
     await first.close()
     await second.close()
+
+
+@with_broker(topics=("T",))
+async def test_a_heartbeat_with_enum_ordinals_registers_its_group_as_fastjson_reads_it(broker: LocalBroker) -> None:
+    """rocketmq-client-cpp writes ``consumeType``, ``messageModel`` and
+    ``consumeFromWhere`` as numbers and ``subVersion`` as a string; fastjson
+    reads an enum from its ordinal, so a Java broker registers the group."""
+    body = (
+        b'{"clientID":"1467-127.0.0.1@DEFAULT","consumerDataSet":[{"consumeFromWhere":0,"consumeType":1,'
+        b'"groupName":"CG","messageModel":1,"subscriptionDataSet":[{"subString":"*","subVersion":"1796347676592",'
+        b'"topic":"%RETRY%CG"},{"subString":"TagA || TagB","subVersion":"1796347676592","topic":"T"}]}]}\n'
+    )
+    peer = await RawConsumer.connect(broker.broker_addrs["broker-a"])
+    reply = await peer.call(RemotingCommand.request(RequestCode.HEART_BEAT, body=body))
+    assert reply.code == ResponseCode.SUCCESS
+    info = broker.broker().clients.consumer_group("broker-a", "CG")
+    assert info is not None and info.client_ids == ["1467-127.0.0.1@DEFAULT"]
+    assert (info.consume_type, info.message_model, info.consume_from_where) == (
+        "CONSUME_PASSIVELY", "CLUSTERING", "CONSUME_FROM_LAST_OFFSET"
+    )
+    assert info.subscriptions["T"].sub_version == 1796347676592
+    await peer.close()

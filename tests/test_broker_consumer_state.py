@@ -318,3 +318,14 @@ def test_only_the_holder_unlocks() -> None:
     assert locks.holder("G", Q0, now=1.0) is None and locks.holder("G", Q1, now=1.0) == "c1"
     assert locks.try_lock("G", Q0, "c2", now=1.0)
     locks.unlock_batch("NOPE", [Q0], "c1")  # an unknown group is nothing to do
+
+
+def test_the_record_cache_serves_the_codecs_records_and_stays_within_its_budget() -> None:
+    from rmqwire.broker.processors.pull import RecordCache, encode_pull_body
+
+    s = filled(6)
+    messages = s.get_message("T", 0, 0, 32).messages
+    cache = RecordCache(max_bytes=3 * messages[0].record_size)
+    assert cache.body(messages) == encode_pull_body(messages)
+    assert cache.body(messages[:2]) == encode_pull_body(messages[:2])
+    assert cache._bytes <= cache.max_bytes and len(cache._records) <= 3

@@ -189,3 +189,32 @@ async def test_a_lock_not_renewed_within_the_expiry_goes_to_another_client(broke
     assert await lock(peer, "c2", 0) == [0]
     assert broker.lock_holder("CG", "T", 0) == "c2"
     await peer.close()
+
+
+def resend_request(body: bytes, reconsume_times: int, max_reconsume_times: int, **props: str) -> RemotingCommand:
+    """The client's fallback when the send-back failed: its inner producer
+    sends the message to ``%RETRY%group`` itself (``DefaultMQPushConsumerImpl.sendMessageBack``)."""
+    from rmqwire.codec.headers import SendMessageRequestHeader
+    from rmqwire.codec.message import encode_properties
+
+    header = SendMessageRequestHeader(
+        producer_group="CLIENT_INNER_PRODUCER", topic=RETRY, queue_id=0, sys_flag=0, born_timestamp=1, flag=0,
+        properties=encode_properties({"RETRY_TOPIC": "T", **props}), reconsume_times=reconsume_times,
+        max_reconsume_times=max_reconsume_times,
+    )
+    return header.to_request(body, v2=True)
+
+
+@with_broker(topics=("T",), delay_scale=0.01)
+async def test_a_consumers_own_resend_to_the_retry_topic_goes_to_the_dlq_after_max_reconsume_times(broker: LocalBroker) -> None:
+    peer = await RawConsumer.connect(broker.broker_addrs["broker-a"])
+    await peer.heartbeat("c1", "CG", {"T": "*"})  # the retry topic exists from the heartbeat
+    again = await peer.call(resend_request(b"again", 1, 16, DELAY="4"))
+    assert again.code == ResponseCode.SUCCESS
+    assert broker.messages("SCHEDULE_TOPIC_XXXX")[-1].queue_id == 3  # delayed as asked, then to the retry topic
+    assert await eventually(lambda: len(broker.messages(RETRY)) == 1)
+    dead = await peer.call(resend_request(b"dead", 16, 16, DELAY="19"))
+    assert (dead.code, dead.ext_fields["queueId"]) == (ResponseCode.SUCCESS, "0")
+    (letter,) = broker.messages(DLQ)
+    assert (letter.payload, letter.reconsume_times, letter.properties["DELAY"]) == (b"dead", 16, "0")
+    await peer.close()

@@ -13,6 +13,7 @@ import rmqwire.instance
 from rmqwire import AsyncProducer, Message, Producer
 from rmqwire.codec import RequestCode
 from rmqwire.codec.errors import ConfigError, ConnectError, InvalidMessageError, RemotingError, RequestTimeoutError
+from rmqwire.codec.message import decode_properties
 from rmqwire.testing import Fault, LocalBroker, self_signed_tls
 from producer_support import producer_for, run
 
@@ -136,7 +137,15 @@ def test_delay_levels_of_the_table_and_of_a_longer_one_are_sent() -> None:
             await producer.send(Message(TOPIC, b"x", delay_level=0))
         async with producer_for(broker, group="long-table", max_delay_level=24) as producer:
             await producer.send(Message(TOPIC, b"x", delay_level=24))
-        assert [m.properties.get("DELAY") for m in broker.messages(TOPIC)] == ["18", None, "24"]
+        sends = [cmd for _, _, cmd in broker.requests if cmd.code == RequestCode.SEND_MESSAGE_V2]
+        assert [decode_properties(cmd.ext_fields["i"]).get("DELAY") for cmd in sends] == ["18", None, "24"]
+        # the delayed ones wait in SCHEDULE_TOPIC_XXXX, a level past the broker's table capped
+        # to its last (CommitLog's rewrite)
+        waiting = broker.messages("SCHEDULE_TOPIC_XXXX")
+        assert [(m.queue_id, m.properties["DELAY"], m.properties["REAL_TOPIC"]) for m in waiting] == [
+            (17, "18", TOPIC), (17, "18", TOPIC)
+        ]
+        assert [m.properties.get("DELAY") for m in broker.messages(TOPIC)] == [None]
 
     run(scenario, topics=(TOPIC,))
     with pytest.raises(ConfigError, match="max_delay_level"):

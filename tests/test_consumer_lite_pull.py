@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from consumer_support import eventually, produce, run
+from consumer_helpers import eventually, produce, run
 from rmqwire import AsyncLitePullConsumer, ConsumeFromWhere, LitePullConsumer, Message, MessageExt, MessageQueue
 from rmqwire.codec.errors import ConsumerError
 from rmqwire.testing import LocalBroker
@@ -59,7 +59,8 @@ def test_auto_commit_and_a_restart_resumes() -> None:
         async with consumer:
             assert len(await poll_until(consumer, 8)) == 8
         # shutdown commits (auto_commit)
-        assert sum(broker.consumer_offsets("lg", "T").values()) == 8
+        # the last commit is a oneway request: give the broker a moment to apply it
+        await eventually(lambda: sum(broker.consumer_offsets("lg", "T").values()) == 8, timeout=5)
         await produce(broker, [Message("T", f"b{i}".encode()) for i in range(4)])
         again = lite(broker)
         again.subscribe("T", "*")
@@ -161,3 +162,15 @@ class await_producer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.producer.shutdown()
+
+
+def test_the_queue_listener_hears_the_share() -> None:
+    async def main(broker: LocalBroker) -> None:
+        heard: list[tuple[str, int, int]] = []
+        consumer = lite(broker, message_queue_listener=lambda topic, all_, mine: heard.append((topic, len(all_), len(mine))))
+        consumer.subscribe("T", "*")
+        async with consumer:
+            await eventually(lambda: bool(heard))
+        assert heard[0] == ("T", 4, 4)
+
+    run(main, topics=["T"])

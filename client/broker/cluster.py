@@ -102,6 +102,8 @@ class EmbeddedCluster:
                 await broker.listen(config.host, self.ssl)
             if self.http is not None:
                 await self.http.listen(config.host, self.ssl)
+            for broker in self.brokers.values():
+                broker.start_services()
         except BaseException:
             await self.stop()
             raise
@@ -264,6 +266,15 @@ class EmbeddedCluster:
         ``client_id``; returns the opaque it went out with."""
         self._running()
         return self._broker_of_client(client_id, broker_name).send_oneway_to_client(client_id, request)
+
+    async def check_transactions(self, *, broker_name: str | None = None) -> list[StoredMessage]:
+        """Run a transaction check-back round now on one broker or on all (as
+        every ``transaction_check_interval`` does): CHECK_TRANSACTION_STATE
+        goes to a producer of each half message old enough to be asked
+        about.  Returns the half-message copies asked about."""
+        self._running()
+        brokers = [self.broker(broker_name)] if broker_name is not None else list(self.brokers.values())
+        return [copy for b in brokers for copy in b.transaction_checker.run_round().checks]
 
     def __repr__(self) -> str:
         return f"<EmbeddedCluster {self.state} brokers={list(self.brokers)}>"

@@ -82,6 +82,13 @@ def _optional_seconds(name: str, value: object) -> float | None:
     return float(value)
 
 
+def _positive_seconds(name: str, value: object) -> float:
+    seconds = _seconds(name, value) or 0.0
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
 def _port(name: str, value: object) -> int:
     port = _int(name, value, 0)
     if port > 65535:
@@ -146,6 +153,14 @@ class ClusterConfig:
     delay_scale: float = 1.0
     #: ``rocketmq.broker.rebalance.lockMaxLiveTime`` (60 s), in seconds.
     lock_expiry: float = 60.0
+    #: ``BrokerConfig.transactionCheckInterval`` (seconds between check-back rounds),
+    #: ``transactionTimeOut`` (how old a half message must be before it is
+    #: checked back), ``transactionCheckMax`` (check-backs before it is dropped)
+    #: and ``rejectTransactionMessage``; see :mod:`.transaction`.
+    transaction_check_interval: float = 60.0
+    transaction_timeout: float = 6.0
+    transaction_check_max: int = 15
+    reject_transaction_message: bool = False
 
     @classmethod
     def build(
@@ -175,6 +190,10 @@ class ClusterConfig:
         delay_scale: float = 1.0,
         lock_expiry: float = 60.0,
         idle_timeout: float | None = IDLE_TIMEOUT,
+        transaction_check_interval: float = 60.0,
+        transaction_timeout: float = 6.0,
+        transaction_check_max: int = 15,
+        reject_transaction_message: bool = False,
     ) -> ClusterConfig:
         """Check and normalise the options; raises :class:`~codec.errors.ConfigError`."""
         if not isinstance(host, str):
@@ -215,6 +234,10 @@ class ClusterConfig:
             delay_scale=_seconds("delay_scale", delay_scale) or 0.0,
             lock_expiry=_seconds("lock_expiry", lock_expiry) or 0.0,
             idle_timeout=_optional_seconds("idle_timeout", idle_timeout),
+            transaction_check_interval=_positive_seconds("transaction_check_interval", transaction_check_interval),
+            transaction_timeout=_seconds("transaction_timeout", transaction_timeout) or 0.0,
+            transaction_check_max=_int("transaction_check_max", transaction_check_max, 1),
+            reject_transaction_message=bool(reject_transaction_message),
         )
 
     @property

@@ -25,6 +25,7 @@ from dataclasses import replace
 from ..codec.command import RemotingCommand
 from ..codec.enums import LanguageCode, RequestCode
 from ..codec.errors import ClientError, ConnectionClosedError
+from ..codec.headers import NotifyConsumerIdsChangedRequestHeader
 from .client_manager import ClientManager
 from .config import SERVER_VERSION, ClusterConfig
 from .dispatch import Dispatcher, RequestPipeline
@@ -36,14 +37,17 @@ from .processors import (
     ClientManageProcessor,
     ConsumerManageProcessor,
     ConsumerSendMsgBackProcessor,
+    EndTransactionProcessor,
     PullMessageProcessor,
     SendMessageProcessor,
 )
+from .processors.transaction import check_transaction_state_request
 from .schedule import ScheduleMessageService
 from .server import RemotingListener, ServerConnection, TaskSet
 from .store import SCHEDULE_TOPIC, MessageStore, StoredMessage
 from .timer import LoopTimer
 from .topics import TopicTable
+from .transaction import TransactionalMessageService, TransactionCheckService
 
 __all__ = ["BrokerController", "notify_consumer_ids_changed_request", "as_broker"]
 
@@ -53,10 +57,9 @@ log = logging.getLogger(__name__)
 def notify_consumer_ids_changed_request(group: str) -> RemotingCommand:
     """NOTIFY_CONSUMER_IDS_CHANGED (40) for ``group``: oneway, header
     ``consumerGroup``, as ``Broker2Client.notifyConsumerIdsChanged`` builds it."""
-    # TODO: NotifyConsumerIdsChangedRequestHeader once codec/headers has it.
     return RemotingCommand.request(
         RequestCode.NOTIFY_CONSUMER_IDS_CHANGED,
-        {"consumerGroup": group},
+        NotifyConsumerIdsChangedRequestHeader(consumer_group=group).to_ext_fields(),
         oneway=True,
         language=LanguageCode.JAVA,
         version=SERVER_VERSION,
@@ -115,6 +118,18 @@ class BrokerController:
         self._schedule_timer = LoopTimer(self._deliver_due, f"{name} schedule")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        #: Half messages and op marks (``TransactionalMessageServiceImpl``).
+        self.transactions = TransactionalMessageService(self.store)
+        #: The check-back rounds (``TransactionalMessageCheckService``), run
+        #: by :meth:`start_services`; ``run_round()`` runs one now.
+        self.transaction_checker = TransactionCheckService(
+            self.transactions,
+            interval=config.transaction_check_interval,
+            timeout=config.transaction_timeout,
+            check_max=config.transaction_check_max,
+            on_check=self.check_producer_transaction_state,
+        )
+        self._producer_pick = itertools.count()
         self.registry = ProcessorRegistry()
         self.pull = PullMessageProcessor(self)
         SendMessageProcessor(self).register(self.registry)
@@ -124,6 +139,7 @@ class BrokerController:
         ConsumerSendMsgBackProcessor(self).register(self.registry)
         self.pull.register(self.registry)
         self.store.add_arrival_listener(self._message_arrived)
+        EndTransactionProcessor(self).register(self.registry)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
         self.dispatcher.client_of = clients.client_of
@@ -150,6 +166,11 @@ class BrokerController:
         for timer in (self._schedule_timer, self.pull.timer):
             timer.bind(loop)
         self._arm_schedule()  # messages may have come due while it was down
+
+    def start_services(self) -> None:
+        """Start the broker's background services (the transaction check-back
+        rounds) as tracked tasks, once, when the cluster starts."""
+        self.tasks.spawn(self.transaction_checker.run())
 
     async def close(self) -> None:
         await self.listener.close()
@@ -218,6 +239,26 @@ class BrokerController:
             sent += 1
         log.debug("%s: notified %d connection(s) of group %s that its consumer ids changed", self.name, sent, group)
         return sent
+
+    def check_producer_transaction_state(self, copy: StoredMessage) -> bool:
+        """``sendCheckMessage`` + ``Broker2Client.checkProducerTransactionState``:
+        push CHECK_TRANSACTION_STATE for the half-message copy ``copy`` to one
+        open connection of its producer group (``PGROUP``) on this broker,
+        taken in turn (``ProducerManager.getAvailableChannel``).  False (and
+        a warning) when the group has none: the next round asks again."""
+        group = self.transactions.producer_group(copy) or ""
+        channels = self.clients.producer_channels(self.name, group)
+        if not channels:
+            log.warning("%s: check of transaction %s failed: producer group %r has no connection", self.name, copy.uniq_key, group)
+            return False
+        channel = channels[next(self._producer_pick) % len(channels)]
+        try:
+            channel.send_oneway(check_transaction_state_request(copy))
+        except ConnectionClosedError:
+            log.warning("%s: check of transaction %s failed: the connection closed", self.name, copy.uniq_key)
+            return False
+        log.debug("%s: asked %s about transaction %s", self.name, channel.peer, copy.uniq_key)
+        return True
 
     def channel_of(self, client_id: str) -> Channel:
         """The connection of ``client_id`` with its latest heartbeat here;

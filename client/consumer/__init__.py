@@ -3,9 +3,19 @@
 Mirrors Java's ``DefaultMQPushConsumerImpl`` / ``DefaultLitePullConsumerImpl``
 and their helpers, one module per job:
 
-* :mod:`.allocate`: which queues a member of a group takes;
+* :mod:`.push`: ``AsyncPushConsumer`` and the blocking ``PushConsumer``
+  (options in :mod:`.push_options`);
+* :mod:`.lite_pull`: ``AsyncLitePullConsumer`` and the blocking ``LitePullConsumer``;
+* :mod:`.rebalance`: the share of each topic's queues, where a new queue starts;
+* :mod:`.allocate`: the allocation strategies (``AllocateMessageQueue*``);
+* :mod:`.pull`: one PULL_MESSAGE and what its answer means (``PullAPIWrapper``);
+* :mod:`.consume`: the listener runs and acknowledgements (``ConsumeMessageConcurrentlyService``);
 * :mod:`.process_queue`: the in-flight messages of one queue;
-* :mod:`.offset_store`: where offsets live (broker, or a local file);
+* :mod:`.offset_store`: where offsets live (the broker, or a local file);
+* :mod:`.broker_api`: the consumer's other requests to brokers;
+* :mod:`.client_options`: the client-instance options every consumer takes.
+
+The public names are re-exported by :mod:`rmqwire`.
 """
 
 from __future__ import annotations

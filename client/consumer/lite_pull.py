@@ -46,7 +46,7 @@ from .client_options import ClientOptions
 from .offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
 from .process_queue import ProcessQueue
 from .pull import PullApi, PullStatus, build_pull_sys_flag
-from .push import default_consume_timestamp
+from .push_options import default_consume_timestamp
 from .rebalance import PullRequest, RebalanceImpl, compute_pull_from_where, parse_consume_timestamp
 
 __all__ = ["AsyncLitePullConsumer", "LitePullConsumer", "MessageQueueListener"]
@@ -392,10 +392,13 @@ class AsyncLitePullConsumer:
             if remaining <= 0:
                 return []
             self._arrived.clear()
+            # asyncio.wait, not wait_for: a cancel that comes as a batch
+            # arrives must not be lost (wait_for before 3.12 can swallow it)
+            arrived = asyncio.ensure_future(self._arrived.wait())
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except asyncio.TimeoutError:
-                return []
+                await asyncio.wait([arrived], timeout=remaining)
+            finally:
+                arrived.cancel()
 
     async def commit(self, offsets: dict[MessageQueue, int] | None = None) -> None:
         """Commit the consume offsets (or the given ``offsets``) and persist

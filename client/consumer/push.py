@@ -18,9 +18,7 @@ messages or ``pull_threshold_size_for_queue`` MiB or spans more than
 ``shutdown`` stops consuming, persists the offsets, unregisters the group
 and, if it was the instance's last member, shuts the instance down.
 
-Times are seconds, except ``suspend_current_queue_time_millis`` whose name
-says milliseconds (it is kept for orderly consumption, which this consumer
-does not do).
+Options: :class:`~.push_options.PushOptions` (times in seconds).
 """
 
 from __future__ import annotations
@@ -51,6 +49,7 @@ from .client_options import ClientOptions
 from .consume import ConsumeService, Listener, retry_topic_of
 from .offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
 from .process_queue import ProcessQueue
+from .push_options import PushOptions, default_consume_timestamp
 from .pull import BROKER_SUSPEND_MAX_TIME_MILLIS, CONSUMER_TIMEOUT_WHEN_SUSPEND, PullApi, PullStatus, build_pull_sys_flag
 from .rebalance import PullRequest, RebalanceImpl, compute_pull_from_where
 
@@ -66,6 +65,9 @@ PULL_DELAY_WHEN_FLOW_CONTROL = 0.05
 PULL_DELAY_WHEN_BROKER_FLOW_CONTROL = 0.02
 PULL_DELAY_WHEN_SUSPENDED = 1.0
 PULL_DELAY_WHEN_EXCEPTION = 3.0
+#: after SUBSCRIPTION_NOT_EXIST / NOT_LATEST, once a heartbeat is on its way
+PULL_DELAY_WHEN_SUBSCRIPTION_STALE = 0.2
+_STALE_SUBSCRIPTION = (ResponseCode.SUBSCRIPTION_NOT_EXIST, ResponseCode.SUBSCRIPTION_NOT_LATEST)
 #: Java waits this long before dropping a queue whose offset moved
 OFFSET_MOVED_DROP_DELAY = 10.0
 
@@ -73,79 +75,6 @@ OFFSET_MOVED_DROP_DELAY = 10.0
 def _is_async_callable(fn: object) -> bool:
     """A coroutine function, or an object whose ``__call__`` is one."""
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))
-
-
-def default_consume_timestamp(now: float | None = None) -> str:
-    """Java's default ``consumeTimestamp``: half an hour ago, ``yyyyMMddHHmmss`` local time."""
-    moment = (time.time() if now is None else now) - 30 * 60
-    return time.strftime("%Y%m%d%H%M%S", time.localtime(moment))
-
-
-@dataclasses.dataclass
-class PushOptions:
-    """The push consumer's own options (Java names, Python units)."""
-
-    message_model: MessageModel = MessageModel.CLUSTERING
-    consume_from_where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET
-    consume_timestamp: str = ""
-    allocate_strategy: AllocateStrategy = dataclasses.field(default_factory=AllocateMessageQueueAveragely)
-    consume_thread_min: int = 20
-    consume_thread_max: int = 20
-    consume_concurrently_max_span: int = 2000
-    pull_threshold_for_queue: int = 1000
-    pull_threshold_size_for_queue: int = 100
-    pull_threshold_for_topic: int = -1
-    pull_threshold_size_for_topic: int = -1
-    pull_interval: float = 0.0
-    pull_batch_size: int = 32
-    consume_message_batch_max_size: int = 1
-    post_subscription_when_pull: bool = False
-    max_reconsume_times: int = -1
-    suspend_current_queue_time_millis: int = 1000
-    consume_timeout: float = 15 * 60.0
-    await_termination_when_shutdown: float = 0.0
-    offset_store_dir: str | None = None
-
-    def check(self) -> None:
-        """``DefaultMQPushConsumerImpl.checkConfig``, as far as it applies."""
-
-        def in_range(name: str, low: int, high: int) -> None:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ConfigError(f"{name} out of range [{low}, {high}]: {value!r}")
-
-        in_range("consume_thread_min", 1, 1000)
-        in_range("consume_thread_max", 1, 1000)
-        if self.consume_thread_min > self.consume_thread_max:
-            raise ConfigError("consume_thread_min can't be larger than consume_thread_max")
-        in_range("consume_concurrently_max_span", 1, 65535)
-        in_range("pull_threshold_for_queue", 1, 65535)
-        in_range("pull_threshold_size_for_queue", 1, 1024)
-        if self.pull_threshold_for_topic != -1:
-            in_range("pull_threshold_for_topic", 1, 6553500)
-        if self.pull_threshold_size_for_topic != -1:
-            in_range("pull_threshold_size_for_topic", 1, 102400)
-        in_range("consume_message_batch_max_size", 1, 1024)
-        in_range("pull_batch_size", 1, 1024)
-        in_range("max_reconsume_times", -1, 10000)
-        if not isinstance(self.pull_interval, (int, float)) or not 0 <= self.pull_interval <= 65.535:
-            raise ConfigError(f"pull_interval out of range [0, 65.535] seconds: {self.pull_interval!r}")
-        if not isinstance(self.consume_timeout, (int, float)) or self.consume_timeout <= 0:
-            raise ConfigError(f"consume_timeout must be a positive number of seconds: {self.consume_timeout!r}")
-        self.message_model = MessageModel(self.message_model)
-        self.consume_from_where = ConsumeFromWhere(self.consume_from_where)
-        if not self.consume_timestamp:
-            self.consume_timestamp = default_consume_timestamp()
-        from .rebalance import parse_consume_timestamp
-
-        parse_consume_timestamp(self.consume_timestamp)
-        if not hasattr(self.allocate_strategy, "allocate"):
-            raise ConfigError("allocate_strategy must have an allocate(group, cid, mq_all, cid_all) method")
-
-    @property
-    def effective_max_reconsume_times(self) -> int:
-        """``getMaxReconsumeTimes``: -1 means 16."""
-        return 16 if self.max_reconsume_times == -1 else self.max_reconsume_times
 
 
 class AsyncPushConsumer:
@@ -249,6 +178,7 @@ class AsyncPushConsumer:
         self._other_tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self.paused = False
+        self._heartbeat_wanted = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group_name!r} state={self.state.value}>"
@@ -597,8 +527,16 @@ class AsyncPushConsumer:
             except asyncio.CancelledError:
                 raise
             except BrokerError as exc:
-                delay = PULL_DELAY_WHEN_BROKER_FLOW_CONTROL if exc.code == ResponseCode.FLOW_CONTROL else PULL_DELAY_WHEN_EXCEPTION
-                log.warning("pull of %s failed: %s", mq, exc)
+                if exc.code in _STALE_SUBSCRIPTION:
+                    # the broker has not (yet) seen the heartbeat carrying this
+                    # subscription version (a heartbeat round was already under
+                    # way when the share changed): send one and try again soon
+                    log.info("pull of %s: %s; heartbeating", mq, exc)
+                    self._request_heartbeat()
+                    delay = PULL_DELAY_WHEN_SUBSCRIPTION_STALE
+                else:
+                    delay = PULL_DELAY_WHEN_BROKER_FLOW_CONTROL if exc.code == ResponseCode.FLOW_CONTROL else PULL_DELAY_WHEN_EXCEPTION
+                    log.warning("pull of %s failed: %s", mq, exc)
             except RocketMQError as exc:
                 delay = PULL_DELAY_WHEN_EXCEPTION
                 if not mq.topic.startswith("%RETRY%"):
@@ -607,6 +545,24 @@ class AsyncPushConsumer:
                 return
             if delay > 0:
                 await asyncio.sleep(delay)
+
+    def _request_heartbeat(self) -> None:
+        if self._heartbeat_wanted or self._instance is None:
+            return
+        self._heartbeat_wanted = True
+        instance = self._instance
+
+        async def beat() -> None:
+            try:
+                # 0 when another round held the heartbeat lock: try again shortly
+                for _ in range(10):
+                    if await instance.send_heartbeat_to_all_brokers() or self.state is not ServiceState.RUNNING:
+                        return
+                    await asyncio.sleep(0.1)
+            finally:
+                self._heartbeat_wanted = False
+
+        self._spawn(beat())
 
     async def _pull_once(self, request: PullRequest, sub: SubscriptionData) -> float | None:
         """One pull and its result; the delay before the next (None: stop)."""

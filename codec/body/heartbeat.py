@@ -184,13 +184,34 @@ def _subscription(value: Any, where: str) -> SubscriptionData:
     )
 
 
+# Java enum constants in declaration order: fastjson reads an enum from its
+# ordinal too, and rocketmq-client-cpp writes them as numbers ("consumeType":1).
+_CONSUME_TYPES = ("CONSUME_ACTIVELY", "CONSUME_PASSIVELY")
+_MESSAGE_MODELS = ("BROADCASTING", "CLUSTERING")
+_CONSUME_FROM_WHERE = (
+    "CONSUME_FROM_LAST_OFFSET",
+    "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+    "CONSUME_FROM_MIN_OFFSET",
+    "CONSUME_FROM_MAX_OFFSET",
+    "CONSUME_FROM_FIRST_OFFSET",
+    "CONSUME_FROM_TIMESTAMP",
+)
+
+
+def _enum_name(obj: dict[str, Any], key: str, where: str, names: tuple[str, ...]) -> str:
+    value = obj.get(key)
+    if type(value) is int and 0 <= value < len(names):
+        return names[value]
+    return get_str(obj, key, where)
+
+
 def _consumer(value: Any, where: str) -> ConsumerData:
     obj = expect_object(value, where)
     return ConsumerData(
         group_name=get_str(obj, "groupName", where),
-        consume_type=get_str(obj, "consumeType", where),
-        message_model=get_str(obj, "messageModel", where),
-        consume_from_where=get_str(obj, "consumeFromWhere", where),
+        consume_type=_enum_name(obj, "consumeType", where, _CONSUME_TYPES),
+        message_model=_enum_name(obj, "messageModel", where, _MESSAGE_MODELS),
+        consume_from_where=_enum_name(obj, "consumeFromWhere", where, _CONSUME_FROM_WHERE),
         subscription_data_set=get_list(obj, "subscriptionDataSet", where, _subscription),
         unit_mode=get_bool(obj, "unitMode", where),
     )

@@ -10,12 +10,14 @@ from .consumer_manage import ConsumerManageProcessor
 from .pull import PullMessageProcessor
 from .send import SendMessageProcessor
 from .send_back import ConsumerSendMsgBackProcessor
+from .transaction import EndTransactionProcessor
 
 __all__ = [
     "AdminBrokerProcessor",
     "ClientManageProcessor",
     "ConsumerManageProcessor",
     "ConsumerSendMsgBackProcessor",
+    "EndTransactionProcessor",
     "PullMessageProcessor",
     "SendMessageProcessor",
 ]

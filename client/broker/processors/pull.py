@@ -57,7 +57,7 @@ from ..timer import LoopTimer
 if TYPE_CHECKING:
     from ..controller import BrokerController
 
-__all__ = ["PullMessageProcessor", "encode_pull_body", "tag_filter", "tags_code"]
+__all__ = ["PullMessageProcessor", "RecordCache", "encode_record", "encode_pull_body", "tag_filter", "tags_code"]
 
 log = logging.getLogger(__name__)
 
@@ -106,28 +106,57 @@ def tag_filter(subscription: SubscriptionData) -> MessageFilter | None:
     return lambda message: tags_code(message.tags) in codes
 
 
+def encode_record(m: StoredMessage) -> bytes:
+    """One stored message as the commit log holds it (``MessageDecoder.encode``)."""
+    return encode_message(
+        topic=m.topic,
+        body=m.body,
+        properties=m.properties,
+        queue_id=m.queue_id,
+        queue_offset=m.queue_offset,
+        commit_log_offset=m.commitlog_offset,
+        sys_flag=m.sys_flag,
+        born_timestamp=m.born_timestamp,
+        born_host=m.born_host,
+        store_timestamp=m.store_timestamp,
+        store_host=m.store_host,
+        reconsume_times=m.reconsume_times,
+        prepared_transaction_offset=m.prepared_transaction_offset,
+        flag=m.flag,
+    )
+
+
 def encode_pull_body(messages: tuple[StoredMessage, ...] | list[StoredMessage]) -> bytes:
     """The body of a FOUND answer: the stored-message records back to back,
     as the commit log holds them."""
-    return b"".join(
-        encode_message(
-            topic=m.topic,
-            body=m.body,
-            properties=m.properties,
-            queue_id=m.queue_id,
-            queue_offset=m.queue_offset,
-            commit_log_offset=m.commitlog_offset,
-            sys_flag=m.sys_flag,
-            born_timestamp=m.born_timestamp,
-            born_host=m.born_host,
-            store_timestamp=m.store_timestamp,
-            store_host=m.store_host,
-            reconsume_times=m.reconsume_times,
-            prepared_transaction_offset=m.prepared_transaction_offset,
-            flag=m.flag,
-        )
-        for m in messages
-    )
+    return b"".join(encode_record(m) for m in messages)
+
+
+class RecordCache:
+    """Encoded records by commit-log offset, the oldest dropped past
+    ``max_bytes``: a message pulled again (another group, a broadcasting
+    consumer, a redelivery) is not encoded again.  A commit-log offset names
+    one message for the store's whole life, so entries never go stale."""
+
+    __slots__ = ("max_bytes", "_records", "_bytes")
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._records: dict[int, bytes] = {}
+        self._bytes = 0
+
+    def body(self, messages: tuple[StoredMessage, ...]) -> bytes:
+        records = self._records
+        parts: list[bytes] = []
+        for m in messages:
+            record = records.get(m.commitlog_offset)
+            if record is None:
+                record = records[m.commitlog_offset] = encode_record(m)
+                self._bytes += len(record)
+            parts.append(record)
+        while self._bytes > self.max_bytes and records:
+            self._bytes -= len(records.pop(next(iter(records))))
+        return b"".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +176,7 @@ class PullMessageProcessor:
         config = broker.config
         self.holds = PullHoldTable(HOLD_CHECK_INTERVAL if config.long_polling else config.short_polling_time)
         self.timer = LoopTimer(self._on_timer, f"{broker.name} held pulls")
+        self.records = RecordCache()
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.PULL_MESSAGE, self)
@@ -240,7 +270,7 @@ class PullMessageProcessor:
                 min_offset=result.min_offset,
                 max_offset=result.max_offset,
             )
-            body = encode_pull_body(result.messages) if code == ResponseCode.SUCCESS else b""
+            body = self.records.body(result.messages) if code == ResponseCode.SUCCESS else b""
             outcome = reply(cmd, code, result.status.value, response_header.to_ext_fields(), body)
 
         # storeOffsetEnable: the first pass only, on a master

@@ -3,8 +3,14 @@
 Mirrors ``SendMessageProcessor`` with ``AbstractSendMessageProcessor.msgCheck``
 (topic name, forbidden topics, auto-creation from ``TBW102``, queue id) and
 the store's size checks (``DefaultMessageStore.checkMessage(s)``, the
-commit log's record length): the same response codes and remarks as a 4.9
+commit log's record length) and ``handleRetryAndDLQ`` (a consumer's own
+re-send to ``%RETRY%group`` goes to ``%DLQ%group`` after its max
+reconsume times): the same response codes and remarks as a 4.9
 broker, ``MSG_REGION`` / ``TRACE_ON`` on every answer.
+
+A prepared message (``TRAN_MSG`` true, not a batch) goes to the half queue
+instead (``TransactionalMessageService.prepareMessage``, see :mod:`..transaction`),
+or is refused when the broker rejects transaction messages.
 
 Where it knowingly differs from Java: stored properties are the ones sent
 (Java adds ``CLUSTER``); ``"batch":"1"`` (the C++ client's way) counts as a
@@ -17,25 +23,30 @@ import logging
 import random
 from typing import TYPE_CHECKING, Final
 
-from ...codec.command import RemotingCommand
+from ...codec.command import MQVersion, RemotingCommand
 from ...codec.enums import RequestCode, ResponseCode
 from ...codec.errors import CodecError
 from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
+    RETRY_GROUP_TOPIC_PREFIX,
     TOPIC_MAX_LENGTH,
     VALID_NAME_CHARS,
     VALID_NAME_PATTERN,
     decode_batch,
     decode_properties,
 )
+from ...codec.namespace import dlq_topic
 from ..config import FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, properties_length, record_length
+from ..topics import PERM_RW
+from .send_back import DLQ_NUMS_PER_GROUP, RETRY_MAX_TIMES
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -113,6 +124,7 @@ class SendMessageProcessor:
         topic_size = len(topic.encode())
         # (body, properties, properties size in bytes, flag), in store order
         entries: list[tuple[bytes, dict[str, str], int, int]]
+        store_topic, store_queue = topic, queue_id
         if header.batch:
             # asyncSendBatchMessage, DefaultMessageStore.checkMessages
             if len(body) > max_size:
@@ -127,6 +139,7 @@ class SendMessageProcessor:
         else:
             props_text = header.properties or ""
             props_dict = decode_properties(props_text) if props_text else {}
+            store_topic, store_queue = self._retry_or_dlq(cmd, header, topic, queue_id, props_dict)
             # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
             entries = [(body, props_dict, properties_length(props_dict), header.flag)]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
@@ -139,11 +152,19 @@ class SendMessageProcessor:
 
         peer = ctx.peer
         is_batch = bool(header.batch)
-        stored = broker.store.append(
+        # TransactionalMessageService.prepareMessage: a half message is parked
+        # in the half queue; the answer still names the queue the producer chose
+        prepared = not is_batch and broker.transactions.is_prepared(entries[0][1], header.reconsume_times or 0)
+        if prepared and config.reject_transaction_message:
+            return fail(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{config.advertised_host}] sending transaction message is forbidden",
+            )
+        stored = (broker.transactions.prepare if prepared else broker.store.append)(
             [
                 MessageDraft(
-                    topic=topic,
-                    queue_id=queue_id,
+                    topic=store_topic,
+                    queue_id=store_queue,
                     body=entry_body,
                     properties=props,
                     flag=flag,
@@ -169,3 +190,24 @@ class SendMessageProcessor:
             trace_on=True,
         )
         return reply(cmd, ResponseCode.SUCCESS, None, response.to_ext_fields())
+
+    def _retry_or_dlq(
+        self, cmd: RemotingCommand, header: SendMessageRequestHeader, topic: str, queue_id: int, props: dict[str, str]
+    ) -> tuple[str, int]:
+        """``handleRetryAndDLQ``: a message a consumer re-sends to its group's
+        retry topic itself (when CONSUMER_SEND_MSG_BACK failed) goes to the
+        group's dead-letter queue, undelayed, once its ``reconsumeTimes``
+        reached the max (the header's from clients of 3.4.9 on, else 16).
+        Returns where to store it; may set ``DELAY`` in ``props``."""
+        if not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            return topic, queue_id
+        group = topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
+        max_times = RETRY_MAX_TIMES
+        if cmd.version >= MQVersion.V3_4_9 and header.max_reconsume_times is not None:
+            max_times = header.max_reconsume_times
+        if (header.reconsume_times or 0) < max_times:
+            return topic, queue_id
+        dlq = dlq_topic(group)
+        self.broker.topics.create_in_send_back(self.broker.name, dlq, DLQ_NUMS_PER_GROUP, PERM_RW)
+        props[PROPERTY_DELAY_TIME_LEVEL] = "0"
+        return dlq, random.randrange(99_999_999) % DLQ_NUMS_PER_GROUP
