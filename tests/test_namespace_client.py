@@ -11,13 +11,15 @@ import asyncio
 
 import pytest
 
-from consumer_support import Collector, eventually, run
+from consumer_helpers import Collector, eventually, run
 from rmqwire import (
     AsyncLitePullConsumer,
     AsyncProducer,
     AsyncPushConsumer,
+    AsyncTransactionProducer,
     ConsumeFromWhere,
     ConsumeStatus,
+    LocalTransactionState,
     Message,
     MessageQueue,
     Producer,
@@ -27,6 +29,7 @@ from rmqwire import (
 )
 from rmqwire.codec.errors import ConfigError, InvalidMessageError
 from rmqwire.codec.headers import SendMessageRequestHeader
+from rmqwire.codec.message import decode_properties
 from rmqwire.codec.store import MessageExt
 from rmqwire.namespacing import ENV_NAMESPACE, Namespace, instance_id_of_endpoint, resolve_namespace
 from rmqwire.testing import LocalBroker
@@ -371,3 +374,37 @@ def test_the_blocking_facades_take_the_namespace_too() -> None:
         with consumer:
             assert done.wait(10)
         assert seen == ["T"]
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def test_a_transaction_in_a_namespace_names_the_wire_group_and_shows_bare_topics() -> None:
+    async def main(broker: LocalBroker) -> None:
+        executed: list[Message] = []
+        checked: list[MessageExt] = []
+
+        def execute(msg: Message, arg: object) -> LocalTransactionState:
+            executed.append(msg)
+            return LocalTransactionState.UNKNOW
+
+        def check(msg: MessageExt) -> LocalTransactionState:
+            checked.append(msg)
+            return LocalTransactionState.COMMIT_MESSAGE
+
+        async with AsyncTransactionProducer(
+            "txg", namesrv_addr=broker.namesrv_addr, namespace=NS,
+            execute_local_transaction=execute, check_local_transaction=check,
+        ) as p:
+            result = await p.send_in_transaction(Message("T", b"tx", keys="tx-1"))
+            assert result.message_queue.topic == "T"
+            await eventually(lambda: [m.keys for m in broker.messages("ns1%T")] == ["tx-1"])
+        assert [m.topic for m in executed] == ["T"] and executed[0].properties["PGROUP"] == "ns1%txg"
+        assert [(m.topic, m.keys) for m in checked] == [("T", "tx-1")]
+        [half] = sends(broker)
+        assert (half.producer_group, half.topic) == ("ns1%txg", "ns1%T")
+        assert decode_properties(half.properties or "")["INSTANCE_ID"] == NS
+        ends = [cmd.ext_fields["producerGroup"] for _, _, cmd in broker.requests if cmd.code == 37]
+        assert ends == ["ns1%txg", "ns1%txg"]  # the unknown end, then the check's commit
+
+    run(main, topics=["ns1%T"], transaction_check_interval=0.1, transaction_timeout=0.1)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from consumer_support import Collector, eventually
+from consumer_helpers import Collector, eventually
 from golden_support import golden_commands
 from rmqwire import AsyncProducer, AsyncPushConsumer, ConsumeFromWhere, Message
 from rmqwire.codec import RemotingCommand
