@@ -74,6 +74,7 @@ class Responder:
         host, _, port = broker_addr.rpartition(":")
         self._host, self._port = host, int(port)
         self._offsets = [0] * QUEUES
+        self._id_prefix = create_offset_msg_id(self._host, self._port, 0)[:-16]
         self._commit_offset = 0
         route = TopicRouteData(
             queue_datas=(QueueData(BROKER_NAME, QUEUES, QUEUES, int(PermName.PERM_READ | PermName.PERM_WRITE)),),
@@ -102,8 +103,10 @@ class Responder:
             queue_id = 0
         count = batch_count(cmd.body) if cmd.code == RequestCode.SEND_BATCH_MESSAGE else 1
         ids = []
+        prefix = self._id_prefix
         for _ in range(count):
-            ids.append(create_offset_msg_id(self._host, self._port, self._commit_offset))
+            # create_offset_msg_id's text, its address part made once (offsets stay >= 0)
+            ids.append(f"{prefix}{self._commit_offset:016X}")
             self._commit_offset += 200 + len(cmd.body) // count
         offset = self._offsets[queue_id]
         self._offsets[queue_id] = offset + count

@@ -419,14 +419,18 @@ class ClientInstance:
         """Send ``cmd`` to ``addr`` and wait for the response."""
         if timeout <= 0:
             raise RequestTimeoutError(f"no time left to send request code {cmd.code} to {addr}")
-        loop = self.loop
-        start = loop.time()
-        conn = await self.connection(addr, timeout)
-        remaining = timeout - (loop.time() - start)
-        if remaining <= 0:
-            raise RequestTimeoutError(f"connecting to {addr} used up the {timeout:g} s timeout of request code {cmd.code}")
+        conn = self._connections.get(addr)
+        if conn is not None and not conn.closed:
+            remaining = timeout  # the usual case: no await, no clock
+        else:
+            loop = self.loop
+            start = loop.time()
+            conn = await self.connection(addr, timeout)
+            remaining = timeout - (loop.time() - start)
+            if remaining <= 0:
+                raise RequestTimeoutError(f"connecting to {addr} used up the {timeout:g} s timeout of request code {cmd.code}")
         try:
-            return await conn.request(self._prepare(cmd), remaining)
+            return await conn.request_future(self._prepare(cmd) if self.config.credentials is not None else cmd, remaining)
         except RequestTimeoutError:
             # Java closes the channel after a sync timeout (closeSocketIfTimeout)
             conn.abort()
@@ -436,8 +440,10 @@ class ClientInstance:
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand, timeout: float) -> None:
         """Send a oneway ``cmd`` to ``addr``."""
-        conn = await self.connection(addr, timeout)
-        conn.send_oneway(self._prepare(cmd))
+        conn = self._connections.get(addr)
+        if conn is None or conn.closed:
+            conn = await self.connection(addr, timeout)
+        conn.send_oneway(self._prepare(cmd) if self.config.credentials is not None else cmd)
 
     async def invoke_namesrv(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
         """Send ``cmd`` to a name server and return its answer.

@@ -28,8 +28,8 @@ from typing import Any
 
 from .codec.acl import Credentials
 from .codec.body import TopicRouteData
-from .codec.command import RemotingCommand
-from .codec.enums import LanguageCode, ResponseCode, SerializeType
+from .codec.command import DEFAULT_VERSION, RemotingCommand, _fast_constructor
+from .codec.enums import LanguageCode, RemotingFlag, RequestCode, ResponseCode, SerializeType
 from .codec.errors import (
     BrokerError,
     ClientError,
@@ -46,6 +46,8 @@ from .codec.message import (
     AUTO_CREATE_TOPIC_KEY_TOPIC,
     CLIENT_INNER_PRODUCER_GROUP,
     DEFAULT_PRODUCER_GROUP,
+    NAME_VALUE_SEPARATOR,
+    PROPERTY_SEPARATOR,
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     PROPERTY_WAIT_STORE_MSG_OK,
     BatchEntry,
@@ -114,6 +116,40 @@ _STATUS_BY_CODE = {
     ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
     ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
 }
+
+
+_new_send_request: Callable[..., _SendRequest] = _fast_constructor(_SendRequest)
+_new_send_result: Callable[..., SendResult] = _fast_constructor(SendResult)
+_new_command: Callable[..., RemotingCommand] = _fast_constructor(RemotingCommand)
+#: SEND_MESSAGE_V2's extFields straight from the values, without the header
+#: object (the header's wire table generates it; same dict as to_ext_fields)
+_SEND_EXT_V2 = SendMessageRequestHeader.ext_fields_builder(v2=True)
+_SEND_EXT_V1 = SendMessageRequestHeader.ext_fields_builder(v2=False)
+_SEND_CODE_V2 = int(RequestCode.SEND_MESSAGE_V2)
+_NO_BROKERS: frozenset[str] = frozenset()
+_ONEWAY_FLAG = int(RemotingFlag.ONEWAY)
+
+#: The encoded wire properties of plain messages (tags alone, or none),
+#: UNIQ_KEY aside: a producer sends many messages with the same few.
+_PROPERTY_PREFIXES: dict[tuple[str | None, bool], str] = {}
+_UNIQ_PROPERTY = PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX + NAME_VALUE_SEPARATOR
+
+
+def _encoded_properties(msg: Message, uniq: str) -> str:
+    """``encode_properties`` of the message's wire properties plus UNIQ_KEY
+    (always last), with the common prefix cached."""
+    if msg.properties is None and not msg.keys and not msg.delay_level:
+        key = (msg.tags, msg.wait_store_msg_ok)
+        prefix = _PROPERTY_PREFIXES.get(key) if type(msg.tags) in (str, type(None)) else None
+        if prefix is None:
+            prefix = encode_properties(msg.wire_properties())
+            if type(msg.tags) in (str, type(None)) and len(_PROPERTY_PREFIXES) < 256:
+                _PROPERTY_PREFIXES[key] = prefix
+        # the id is hex: nothing to check in it
+        return f"{prefix}{_UNIQ_PROPERTY}{uniq}{PROPERTY_SEPARATOR}"
+    props = msg.wire_properties()
+    props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
+    return encode_properties(props)
 
 
 def _parse_namesrv(value: str) -> tuple[str, ...]:
@@ -489,24 +525,32 @@ class AsyncProducer:
         compressed) body with its sysFlag bits, for one message."""
         self._check_running()
         self._check_message(msg)
-        self._check_target(msg.topic, queue, selector)
-        props = msg.wire_properties()
+        if queue is not None or selector is not None:
+            self._check_target(msg.topic, queue, selector)
         uniq = new_message_id()
-        props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
-        props.update(self._ns.instance_id_property())
-        body, sys_flag = compress_body(msg.body, compress_over=self._opts.compress_over, level=self._opts.compress_level)
-        return _SendRequest(
-            topic=self._ns.wrap_topic(msg.topic),
-            body=body,
-            properties=encode_properties(props),
-            sys_flag=sys_flag,
-            flag=msg.flag,
-            uniq=uniq,
-            oneway=oneway,
-            queue=None if queue is None else self._ns.wrap_queue(queue),
-            selector=None if selector is None else self._ns.selector(selector),
-            message=msg if selector is not None else None,
-            arg=arg,
+        opts = self._opts
+        body, sys_flag = compress_body(msg.body, compress_over=opts.compress_over, level=opts.compress_level)
+        properties = _encoded_properties(msg, uniq)
+        topic = msg.topic
+        ns = self._ns
+        if ns:
+            properties += encode_properties(ns.instance_id_property())
+            topic = ns.wrap_topic(topic)
+            queue = None if queue is None else ns.wrap_queue(queue)
+            selector = None if selector is None else ns.selector(selector)
+        return _new_send_request(
+            topic,
+            body,
+            properties,
+            sys_flag,
+            msg.flag,
+            uniq,
+            False,
+            oneway,
+            queue,
+            selector,
+            msg if selector is not None else None,
+            arg,
         )
 
     @staticmethod
@@ -546,7 +590,11 @@ class AsyncProducer:
         :class:`SendResult` or raises: a message is never dropped silently.
         """
         request = self._single(msg, oneway=False, queue=queue, selector=selector, arg=arg)
-        result = await self._send(request, timeout)
+        total = self._opts.send_timeout if timeout is None else timeout
+        if queue is None and selector is None:
+            result = await self._send_with_retries(request, total)
+        else:
+            result = await self._send_once(request, total)
         assert result is not None
         return result
 
@@ -653,34 +701,46 @@ class AsyncProducer:
         """``sendDefaultImpl``: choose a queue, retry retriable failures on
         another broker, all within ``total`` seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + total
-        info = await self._find_publish_info(request.topic, total)
+        now = loop.time()
+        deadline = now + total
+        info = self._publish.get(request.topic)
+        if info is None or not info.ok:
+            info = await self._find_publish_info(request.topic, total)
+            now = loop.time()
         attempts = 1 if request.oneway else 1 + self._opts.retry_times_when_send_failed
         last_broker: str | None = None
         last_error: RocketMQError | None = None
         tracker = self._opts.fault_tracker
+        avoiding = self._opts.latency_fault_tolerance
+        # Two clock readings per attempt: before (it is also the start of the
+        # latency) and after the answer.
         for attempt in range(attempts):
-            remaining = deadline - loop.time()
+            if attempt:
+                now = loop.time()
+            remaining = deadline - now
             if remaining <= 0:
                 break
-            avoid = tracker.avoided(loop.time()) if self._opts.latency_fault_tolerance else frozenset()
+            avoid = tracker.avoided(now) if avoiding else _NO_BROKERS
             mq = info.select_queue(last_broker, avoid)
-            started = loop.time()
+            started = now
             try:
                 result = await self._send_kernel(mq, request, remaining)
             except RemotingError as exc:
-                tracker.update(mq.broker_name, (loop.time() - started) * 1000, isolated=True, now=loop.time())
+                now = loop.time()
+                tracker.update(mq.broker_name, (now - started) * 1000, isolated=True, now=now)
                 log.warning("send to %s failed (attempt %d/%d): %s", mq.broker_name, attempt + 1, attempts, exc)
                 last_error, last_broker = exc, mq.broker_name
                 continue
             except BrokerError as exc:
-                tracker.update(mq.broker_name, (loop.time() - started) * 1000, isolated=True, now=loop.time())
+                now = loop.time()
+                tracker.update(mq.broker_name, (now - started) * 1000, isolated=True, now=now)
                 if not exc.retriable:
                     raise
                 log.warning("send to %s failed (attempt %d/%d): %s", mq.broker_name, attempt + 1, attempts, exc)
                 last_error, last_broker = exc, mq.broker_name
                 continue
-            tracker.update(mq.broker_name, (loop.time() - started) * 1000, isolated=False, now=loop.time())
+            now = loop.time()
+            tracker.update(mq.broker_name, (now - started) * 1000, isolated=False, now=now)
             if result is None or result.status is SendStatus.SEND_OK:
                 return result
             if not self._opts.retry_another_broker_when_not_store_ok or attempt == attempts - 1:
@@ -698,41 +758,60 @@ class AsyncProducer:
             addr = instance.find_broker_address_in_publish(mq.broker_name)
             if addr is None:
                 raise NoRouteError(f"The broker[{mq.broker_name}] not exist")
-        header = SendMessageRequestHeader(
-            producer_group=self.group,
-            topic=request.topic,
-            default_topic=self._opts.create_topic_key,
-            default_topic_queue_nums=self._opts.default_topic_queue_nums,
-            queue_id=mq.queue_id,
-            sys_flag=request.sys_flag,
-            born_timestamp=int(time.time() * 1000),
-            flag=request.flag,
-            properties=request.properties,
-            reconsume_times=0,
-            unit_mode=False,
-            batch=request.batch,
-            broker_name=mq.broker_name,
+        opts = self._opts
+        v2 = opts.use_v2 or request.batch
+        # the header's extFields made straight from the values, in the wire
+        # table's row order (SendMessageRequestHeader: same dict, no object)
+        ext = (_SEND_EXT_V2 if v2 else _SEND_EXT_V1)(
+            self.group,
+            request.topic,
+            opts.create_topic_key,
+            opts.default_topic_queue_nums,
+            mq.queue_id,
+            request.sys_flag,
+            time.time_ns() // 1_000_000,
+            request.flag,
+            request.properties,
+            0,
+            False,
+            request.batch,
+            None,
+            mq.broker_name,
         )
-        v2 = self._opts.use_v2 or request.batch
-        cmd = instance.make_request(header.request_code(v2), header.to_ext_fields(v2), request.body, oneway=request.oneway)
+        if v2 and not request.batch:
+            code = _SEND_CODE_V2
+        else:
+            code = SendMessageRequestHeader.request_code_for(v2, request.batch)
+        config = instance.config
+        body = request.body
+        cmd = _new_command(
+            code, config.language, DEFAULT_VERSION, 0, _ONEWAY_FLAG if request.oneway else 0, None, ext,
+            body if type(body) is bytes else bytes(body), config.serialize_type,
+        )
         if request.oneway:
             await instance.invoke_oneway(addr, cmd, timeout)
             return None
         response = await instance.invoke(addr, cmd, timeout)
-        return self._process_response(MessageQueue(request.topic, mq.broker_name, mq.queue_id), response, addr, request.uniq)
+        if type(mq) is not MessageQueue or mq.topic != request.topic:
+            mq = MessageQueue(request.topic, mq.broker_name, mq.queue_id)
+        return self._process_response(mq, response, addr, request.uniq)
 
     def _process_response(self, mq: MessageQueue, response: RemotingCommand, addr: str, uniq: str) -> SendResult:
         status = _STATUS_BY_CODE.get(response.code)  # type: ignore[call-overload]
         if status is None:
             raise BrokerError.for_code(response.code, response.remark, addr)
         header = SendMessageResponseHeader.from_command(response)
-        return SendResult(
-            status=status,
-            msg_id=header.batch_uniq_id or uniq,
-            offset_msg_id=header.msg_id,
-            message_queue=MessageQueue(self._ns.unwrap(mq.topic), mq.broker_name, header.queue_id),
-            queue_offset=header.queue_offset,
-            transaction_id=header.transaction_id,
-            region_id=header.msg_region,
-            trace_on=header.trace_on if header.trace_on is not None else True,
+        if header.queue_id != mq.queue_id:
+            mq = MessageQueue(mq.topic, mq.broker_name, header.queue_id)
+        if self._ns:
+            mq = self._ns.unwrap_queue(mq)
+        return _new_send_result(
+            status,
+            header.batch_uniq_id or uniq,
+            header.msg_id,
+            mq,
+            header.queue_offset,
+            header.transaction_id,
+            header.msg_region,
+            header.trace_on if header.trace_on is not None else True,
         )

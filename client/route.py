@@ -115,6 +115,9 @@ def not_available_duration(
     return 0.0
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 class FaultTracker:
     """Which brokers to avoid, until when (seconds on the caller's clock).
 
@@ -138,6 +141,11 @@ class FaultTracker:
         self.latency_max = latency_max
         self.not_available = not_available
         self._until: dict[str, float] = {}
+        # Below this latency (ms) every duration is 0: a send that fast only
+        # ends a fault window, which lets update() skip the table walk.
+        self._harmless_below = min(
+            (t for t, d in zip(latency_max, not_available) if d > 0), default=float("inf")
+        )
 
     def duration(self, latency_ms: float, *, isolated: bool = False) -> float:
         """Seconds a broker is avoided after a send that took ``latency_ms``
@@ -148,6 +156,10 @@ class FaultTracker:
     def update(self, broker: str, latency_ms: float, *, isolated: bool, now: float) -> None:
         """Record a send's outcome: an isolated broker is avoided for the
         isolation window, a slow one for its latency bucket."""
+        if not isolated and latency_ms < self._harmless_below:
+            if self._until:
+                self._until.pop(broker, None)
+            return
         duration = self.duration(latency_ms, isolated=isolated)
         if duration > 0:
             self._until[broker] = max(self._until.get(broker, 0.0), now + duration)
@@ -156,6 +168,8 @@ class FaultTracker:
 
     def avoided(self, now: float) -> frozenset[str]:
         """Brokers still inside their fault window at ``now``."""
+        if not self._until:
+            return _NONE
         expired = [b for b, until in self._until.items() if until <= now]
         for broker in expired:
             del self._until[broker]

@@ -122,6 +122,67 @@ class _LoopThread:
 _LOOP = _LoopThread()
 
 
+class _Call(Generic[T]):
+    """One coroutine run on the loop thread for a waiting caller thread.
+
+    Leaner than ``run_coroutine_threadsafe`` plus ``concurrent.futures.wait``
+    (a Task, two chained futures, a waiter object and a condition per call):
+    one callback scheduled on the loop, one Task, and a plain lock that the
+    Task itself releases as its coroutine ends (not a done-callback, which
+    would wait for another turn of the loop).  The result or exception comes
+    back unchanged; a cancelled call raises ``concurrent.futures.CancelledError``,
+    as the future of ``run_coroutine_threadsafe`` does.
+    """
+
+    __slots__ = ("_coro", "_task", "done", "_cancelled", "_value", "_error")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self._coro = coro
+        self._task: asyncio.Task[None] | None = None
+        self._cancelled = False
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        #: held until the call is over; the caller waits by acquiring it
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._cancelled:
+            self._coro.close()
+            self.done.release()
+            return
+        self._task = loop.create_task(self._drive())
+
+    async def _drive(self) -> None:
+        try:
+            self._value = await self._coro
+        except (KeyboardInterrupt, SystemExit) as exc:  # still stop the loop, as a Task does
+            self._error = exc
+            raise
+        except BaseException as exc:  # the caller gets it, unchanged
+            self._error = exc
+        finally:
+            self.done.release()
+
+    def cancel(self) -> None:
+        if self._task is None:
+            self._cancelled = True  # start() has not run yet; it will not start it
+        else:
+            self._task.cancel()
+            # Cancelled before its first step, _drive never awaits the
+            # coroutine: close it then (a no-op on a finished one), so it
+            # is not reported as never awaited.
+            self._task.add_done_callback(lambda _: self._coro.close())
+
+    def outcome(self) -> T:
+        error = self._error
+        if self._task is None or isinstance(error, asyncio.CancelledError):
+            raise concurrent.futures.CancelledError()
+        if error is not None:
+            raise error
+        return self._value  # type: ignore[return-value]
+
+
 class BlockingFacade(Generic[C]):
     """The blocking twin of an async client ``core`` (see the module docstring)."""
 
@@ -158,26 +219,24 @@ class BlockingFacade(Generic[C]):
                 f"blocking {self._kind} {what}() called on the {self._kind}'s own event-loop thread "
                 "(from a callback?): it would wait for itself; use the async client there"
             )
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        call = _Call(coro)
         try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            # Since 3.11 this is the builtin TimeoutError, which the core's own
-            # RequestTimeoutError (naming the address and request) subclasses:
-            # only a future still running means the loop thread did not answer.
-            if not future.done():
-                future.cancel()
-                raise RequestTimeoutError(
-                    f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
-                    "(the loop thread is blocked or overloaded)"
-                ) from None
-            error = future.exception()
-            if error is None:  # it finished just after the wait gave up
-                return future.result()
-            raise error
-        except BaseException:  # KeyboardInterrupt: do not leave the call running
-            future.cancel()
+            loop.call_soon_threadsafe(call.start, loop)
+        except BaseException:  # the loop is closed
+            coro.close()
             raise
+        try:
+            finished = call.done.acquire(timeout=-1 if timeout is None else timeout)
+        except BaseException:  # KeyboardInterrupt: do not leave the call running
+            loop.call_soon_threadsafe(call.cancel)
+            raise
+        if not finished and not call.done.acquire(blocking=False):  # not even just after the wait gave up
+            loop.call_soon_threadsafe(call.cancel)
+            raise RequestTimeoutError(
+                f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
+                "(the loop thread is blocked or overloaded)"
+            )
+        return call.outcome()
 
     def _run_plain(self, fn: Callable[[], T], what: str) -> T:
         if self._loop is None:

@@ -120,14 +120,18 @@ class Message:
     ) -> None:
         if isinstance(body, str):
             body = body.encode("utf-8")
-        object.__setattr__(self, "topic", topic)
-        object.__setattr__(self, "body", bytes(body))
-        object.__setattr__(self, "tags", tags)
-        object.__setattr__(self, "keys", keys if keys is None or isinstance(keys, str) else tuple(keys))
-        object.__setattr__(self, "properties", dict(properties) if properties else None)
-        object.__setattr__(self, "delay_level", delay_level)
-        object.__setattr__(self, "flag", flag)
-        object.__setattr__(self, "wait_store_msg_ok", wait_store_msg_ok)
+        # One dict update instead of eight frozen-dataclass __setattr__ bypasses:
+        # a Message is made for every send.
+        self.__dict__.update(
+            topic=topic,
+            body=body if type(body) is bytes else bytes(body),
+            tags=tags,
+            keys=keys if keys is None or isinstance(keys, str) else tuple(keys),
+            properties=dict(properties) if properties else None,
+            delay_level=delay_level,
+            flag=flag,
+            wait_store_msg_ok=wait_store_msg_ok,
+        )
 
     def wire_properties(self) -> dict[str, str]:
         """The message's properties as they go on the wire (UNIQ_KEY aside)."""

@@ -144,6 +144,11 @@ class RemotingCommand:
 
     def with_opaque(self, opaque: int) -> RemotingCommand:
         """A copy with another opaque (what a session assigns on sending)."""
+        if type(self) is RemotingCommand:
+            return _new_command(
+                self.code, self.language, self.version, opaque, self.flag,
+                self.remark, self.ext_fields, self.body, self.serialize_type,
+            )
         return replace(self, opaque=opaque)
 
 
@@ -171,10 +176,12 @@ def _fast_constructor(cls: type, defaults: Mapping[str, Any] | None = None) -> C
     return make
 
 
+_new_command: Callable[..., RemotingCommand] = _fast_constructor(RemotingCommand)
+
 #: The frame schema bound to :class:`RemotingCommand`: its parser returns
 #: commands and its builder reads them, with no nested dicts in between.
 #: The schema's leaf field names are the dataclass's field names.
-COMMAND_CODEC = compile_bound(FRAME, _fast_constructor(RemotingCommand), [f.name for f in fields(RemotingCommand)])
+COMMAND_CODEC = compile_bound(FRAME, _new_command, [f.name for f in fields(RemotingCommand)])
 _build = COMMAND_CODEC.build_bytes
 _parse = COMMAND_CODEC.parse_at
 

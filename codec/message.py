@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import itertools
 import os
 import re
 import struct
@@ -527,7 +528,7 @@ class UniqueIdGenerator:
     three are fixed per generator and formatted once.  Thread-safe.
     """
 
-    __slots__ = ("_prefix", "_lock", "_counter", "_month_start", "_next_month_start")
+    __slots__ = ("_prefix", "_lock", "_count", "_month_start", "_next_month_start", "_head")
 
     def __init__(self, ip: bytes | None = None, pid: int | None = None) -> None:
         if ip is None:
@@ -540,25 +541,34 @@ class UniqueIdGenerator:
         salt = int.from_bytes(os.urandom(4), "big")
         self._prefix = f"{ip.hex().upper()}{pid & 0xFFFF:04X}{salt:08X}"
         self._lock = threading.Lock()
-        self._counter = 0
+        # next() of an itertools.count is one C call, so atomic under the GIL:
+        # no lock per id.  The lock only guards the month bounds.
+        self._count = itertools.count()
         self._month_start = 0
         self._next_month_start = 0
+        #: (epoch ms, the id up to the counter) for the last millisecond seen:
+        #: ids within one millisecond format only their counter.  One tuple,
+        #: replaced whole, so threads never see half of it.
+        self._head: tuple[int, str] = (-1, "")
 
     def next_id(self, now_ms: int | None = None) -> str:
         """A new id for a message sent at ``now_ms`` (epoch milliseconds;
         the clock when omitted)."""
         if now_ms is None:
             now_ms = time.time_ns() // 1_000_000
-        with self._lock:
-            if not self._month_start <= now_ms < self._next_month_start:
-                try:
-                    self._month_start, self._next_month_start = _month_bounds(now_ms)
-                except (OverflowError, OSError, ValueError) as exc:
-                    raise EncodeError(f"now_ms {now_ms!r} is not a usable time: {exc}") from None
-            elapsed = max(now_ms - self._month_start, 0)
-            counter = self._counter
-            self._counter = (counter + 1) & 0xFFFF
-        return f"{self._prefix}{elapsed & 0xFFFFFFFF:08X}{counter:04X}"
+        counter = next(self._count) & 0xFFFF
+        head_ms, head = self._head
+        if head_ms != now_ms:
+            with self._lock:
+                if not self._month_start <= now_ms < self._next_month_start:
+                    try:
+                        self._month_start, self._next_month_start = _month_bounds(now_ms)
+                    except (OverflowError, OSError, ValueError, TypeError) as exc:
+                        raise EncodeError(f"now_ms {now_ms!r} is not a usable time: {exc}") from None
+                elapsed = max(now_ms - self._month_start, 0)
+            head = f"{self._prefix}{elapsed & 0xFFFFFFFF:08X}"
+            self._head = (now_ms, head)
+        return f"{head}{counter:04X}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -804,6 +814,8 @@ _VALID_CHARS = VALID_NAME_CHARS
 def validate_topic(topic: str) -> None:
     """``Validators.checkTopic`` plus ``isNotAllowedSendTopic``: a topic this
     client may send to.  Raises :class:`~codec.errors.InvalidMessageError`."""
+    if type(topic) is str and topic in _VALID_TOPICS:
+        return  # a producer sends to few topics, each many times
     if not isinstance(topic, str) or not topic.strip():
         raise InvalidMessageError("The specified topic is blank")
     if _VALID_NAME.fullmatch(topic) is None:
@@ -812,6 +824,13 @@ def validate_topic(topic: str) -> None:
         raise InvalidMessageError(f"The specified topic is longer than topic max length {TOPIC_MAX_LENGTH}.")
     if topic in NOT_ALLOWED_SEND_TOPICS:
         raise InvalidMessageError(f"Sending message to topic[{topic}] is forbidden.")
+    if type(topic) is str and len(_VALID_TOPICS) < 4096:
+        _VALID_TOPICS.add(topic)
+
+
+#: topics :func:`validate_topic` accepted already (bounded: past the cap, new
+#: topics are checked every time)
+_VALID_TOPICS: set[str] = set()
 
 
 def validate_group(group: str) -> None:

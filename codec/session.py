@@ -30,10 +30,12 @@ over-long frame is, and the server closes that connection.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 import math
 from dataclasses import dataclass
 
-from .command import RemotingCommand, encode
+from .command import RemotingCommand, _fast_constructor, encode
+from .enums import RemotingFlag
 from .errors import ClientError, CodecError, ConfigError, ConnectionClosedError, FrameError, RequestTimeoutError
 from .stream import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 
@@ -120,6 +122,14 @@ class _Pending:
     request: RemotingCommand
     deadline: float
     timeout: float
+
+
+_new_pending: Callable[..., _Pending] = _fast_constructor(_Pending)
+_new_response_received: Callable[..., ResponseReceived] = _fast_constructor(ResponseReceived)
+_heappush = heapq.heappush
+_isfinite = math.isfinite
+_RESPONSE = int(RemotingFlag.RESPONSE)
+_ONEWAY = int(RemotingFlag.ONEWAY)
 
 
 class BufferBudget:
@@ -244,25 +254,30 @@ class RemotingSession:
         lost, :class:`~codec.errors.EncodeError` if ``cmd`` cannot be encoded
         (nothing is registered then).
         """
-        if not isinstance(cmd, RemotingCommand):
+        if type(cmd) is not RemotingCommand and not isinstance(cmd, RemotingCommand):
             raise TypeError(f"send_request() takes a RemotingCommand, not {type(cmd).__name__}")
         if self._closed:
             raise ConnectionClosedError("cannot send a request: the connection is closed")
-        if cmd.is_response:
+        flag = cmd.flag
+        if flag & _RESPONSE:
             raise ClientError("send_request() takes a request; send responses with send_response()")
-        if not (math.isfinite(timeout) and timeout >= 0):
+        if not (_isfinite(timeout) and timeout >= 0):
             raise ConfigError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
-        if not math.isfinite(now):
+        if not _isfinite(now):
             raise ConfigError(f"now must be a finite time, not {now!r}")
-        opaque = self._free_opaque()
-        request = cmd.with_opaque(opaque)
+        pending = self._pending
+        opaque = self._next_opaque
+        if opaque in pending:
+            opaque = self._free_opaque()
+        request = cmd if cmd.opaque == opaque else cmd.with_opaque(opaque)
         frame = encode(request)
         self._next_opaque = 0 if opaque == MAX_OPAQUE else opaque + 1
-        if not request.is_oneway:
-            entry = _Pending(opaque, request, now + timeout, timeout)
-            self._pending[opaque] = entry
+        if not flag & _ONEWAY:
+            deadline = now + timeout
+            entry = _new_pending(opaque, request, deadline, timeout)
+            pending[opaque] = entry
             self._serial += 1
-            heapq.heappush(self._heap, (entry.deadline, self._serial, entry))
+            _heappush(self._heap, (deadline, self._serial, entry))
         return opaque, frame
 
     def send_response(self, cmd: RemotingCommand) -> bytes:
@@ -315,7 +330,7 @@ class RemotingSession:
                 events.append(UnmatchedResponse(cmd))
                 continue
             self._note_stale()
-            events.append(ResponseReceived(entry.opaque, entry.request, cmd))
+            events.append(_new_response_received(entry.opaque, entry.request, cmd))
         return events
 
     def _feed_within(self, budget: BufferBudget, data: bytes | bytearray | memoryview) -> list[RemotingCommand]:

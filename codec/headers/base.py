@@ -36,8 +36,8 @@ Conversion rules (``protocol.md`` 4.1):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar, cast
 
 from ..command import RemotingCommand
@@ -167,6 +167,105 @@ class WireTable:
             raise TypeError("a wire table gives V2 letters to all of its rows or to none")
 
 
+# --------------------------------------------------------------------------- generated conversions
+#
+# The generic loops in CustomHeader below are the full semantics.  For the
+# usual values (exact str / in-range int / bool, decimal digits on the wire)
+# each header also gets straight-line functions generated from its WireTable,
+# once, on first use: no per-row dispatch, no getattr, no keyword dataclass
+# init.  Anything else they hand to the generic loop, which gives the same
+# result or raises its usual error; so the table stays the only declaration.
+
+
+class _Bail(Exception):
+    """The generated code met a value it does not handle: take the generic path."""
+
+
+def _digits_limit(bits: int) -> int:
+    # Unsigned decimal strings shorter than this always fit the Java type.
+    return len(str(1 << (bits - 1))) - 1
+
+
+def _encode_expr(row: WireField, var: str) -> str:
+    if row.type is str:
+        return f"{var} if type({var}) is str else _bail()"
+    if row.type is bool:
+        return f"('true' if {var} else 'false') if type({var}) is bool else _bail()"
+    limit = 1 << (row.bits - 1)
+    return f"str({var}) if type({var}) is int and {-limit} <= {var} < {limit} else _bail()"
+
+
+def _decode_lines(row: WireField, raw: str, var: str) -> list[str]:
+    # One row of a generated decoder: ``raw`` (already read, maybe None) to ``var``.
+    lines = [f"    if {raw} is None:"]
+    lines.append("        raise _Bail" if row.required else f"        {var} = None")
+    if row.type is str:
+        lines += [f"    elif type({raw}) is str:", f"        {var} = {raw}"]
+    elif row.type is bool:
+        lines += [f"    elif {raw} == 'true':", f"        {var} = True",
+                  f"    elif {raw} == 'false':", f"        {var} = False"]
+    else:
+        lines += [f"    elif type({raw}) is str and 0 < len({raw}) <= {_digits_limit(row.bits)} "
+                  f"and {raw}.isascii() and {raw}.isdigit():",
+                  f"        {var} = int({raw})"]
+    lines += ["    else:", "        raise _Bail"]
+    return lines
+
+
+def _bail() -> Any:
+    raise _Bail
+
+
+def _fast_new(cls: type) -> Callable[..., Any] | None:
+    # object.__new__ plus the slot setters, as command._fast_constructor;
+    # only for the plain frozen, slotted dataclasses headers are.
+    if "__post_init__" in cls.__dict__ or not hasattr(cls, "__slots__"):
+        return None
+    from ..command import _fast_constructor
+
+    return _fast_constructor(cls)
+
+
+def _generate(cls: type[CustomHeader], v2: bool) -> tuple[Callable[..., dict[str, str]], Callable[..., dict[str, str]], Callable[[Mapping[str, str]], Any]]:
+    table = cls.WIRE
+    pairs = table.v2 if v2 else table.v1
+    order = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    args = [f"v_{row.attr}" for row in table.rows]
+    enc: list[str] = ["    out = {}"]
+    for key, row in pairs:
+        var = f"v_{row.attr}"
+        expr = _encode_expr(row, var)
+        if row.required:
+            enc.append(f"    out[{key!r}] = {expr}")
+        else:
+            enc += [f"    if {var} is not None:", f"        out[{key!r}] = {expr}"]
+    enc.append("    return out")
+    dec: list[str] = ["    get = ext.get"]
+    for i, (key, row) in enumerate(pairs):
+        dec.append(f"    r_{i} = get({key!r})")
+        dec += _decode_lines(row, f"r_{i}", f"v_{row.attr}")
+    new = _fast_new(cls) if sorted(order) == sorted(row.attr for row in table.rows) else None
+    if new is not None:
+        dec.append(f"    return NEW({', '.join(f'v_{name}' for name in order)})")
+    else:
+        dec.append(f"    return CLS({', '.join(f'{row.attr}=v_{row.attr}' for row in table.rows)})")
+    source = (
+        f"def build({', '.join(args)}):\n"
+        "    try:\n" + "\n".join("    " + line for line in enc) + "\n"
+        "    except _Bail:\n"
+        f"        return SLOW(CLS({', '.join(f'{row.attr}=v_{row.attr}' for row in table.rows)}))\n"
+        "def to_ext(self):\n"
+        f"    return build({', '.join(f'self.{row.attr}' for row in table.rows)})\n"
+        "def parse_fast(ext):\n" + "\n".join(dec) + "\n"
+    )
+    namespace: dict[str, Any] = {
+        "_Bail": _Bail, "_bail": _bail, "CLS": cls, "NEW": new,
+        "SLOW": lambda header: header._ext_fields_slow(v2),
+    }
+    exec(compile(source, f"<rmqwire-{cls.__name__}{'V2' if v2 else ''}-conversions>", "exec"), namespace)
+    return namespace["build"], namespace["to_ext"], namespace["parse_fast"]
+
+
 class CustomHeader:
     """Base of the typed custom headers (Java ``CommandCustomHeader``).
 
@@ -208,6 +307,15 @@ class CustomHeader:
         pairs = cls.WIRE.v2 if v2 else cls.WIRE.v1
         if not pairs:
             raise TypeError(f"{cls.__name__} has no V2 form")
+        try:
+            return cls._conversions(v2)[2](ext_fields)  # type: ignore[no-any-return]
+        except _Bail:
+            return cls._from_ext_fields_slow(ext_fields, v2)
+
+    @classmethod
+    def _from_ext_fields_slow(cls: type[_H], ext_fields: Mapping[str, str], v2: bool) -> _H:
+        # the full semantics, row by row (the generated code's reference)
+        pairs = cls.WIRE.v2 if v2 else cls.WIRE.v1
         header = f"{cls.__name__}V2" if v2 else cls.__name__
         values: dict[str, object] = {}
         for key, row in pairs:
@@ -241,7 +349,31 @@ class CustomHeader:
 
     # ----------------------------------------------------------------- encode
 
+    @classmethod
+    def _conversions(
+        cls, v2: bool
+    ) -> tuple[Callable[..., dict[str, str]], Callable[..., dict[str, str]], Callable[[Mapping[str, str]], Any]]:
+        key = "_rmqwire_v2" if v2 else "_rmqwire_v1"
+        made = cls.__dict__.get(key)
+        if made is None:
+            if not (cls.WIRE.v2 if v2 else cls.WIRE.v1):
+                raise TypeError(f"{cls.__name__} has no V2 form")
+            made = _generate(cls, v2)
+            setattr(cls, key, made)
+        return made
+
+    @classmethod
+    def ext_fields_builder(cls, v2: bool = False) -> Callable[..., dict[str, str]]:
+        """A function from the header's values, positionally in wire-table
+        order, to its ``extFields`` (V2 letters when ``v2``), equal to
+        ``cls(...).to_ext_fields()`` without making the header: for hot
+        paths that know every value.  Raises as ``to_ext_fields`` does."""
+        return cls._conversions(v2)[0]
+
     def _ext_fields(self, v2: bool) -> dict[str, str]:
+        return type(self)._conversions(v2)[1](self)
+
+    def _ext_fields_slow(self, v2: bool) -> dict[str, str]:
         pairs = self.WIRE.v2 if v2 else self.WIRE.v1
         if not pairs:
             raise TypeError(f"{type(self).__name__} has no V2 form")

@@ -81,9 +81,14 @@ class SendMessageRequestHeader(CustomHeader):
     def request_code(self, v2: bool = True) -> int:
         """320 for a batch and 310 otherwise with V2 keys; 10 with V1 names
         (Java always sends batches as 320; the C++ client sends them as 10)."""
+        return self.request_code_for(v2, bool(self.batch))
+
+    @staticmethod
+    def request_code_for(v2: bool, batch: bool) -> int:
+        """:meth:`request_code` for a header with ``batch`` (without making one)."""
         if not v2:
             return int(RequestCode.SEND_MESSAGE)
-        return int(RequestCode.SEND_BATCH_MESSAGE if self.batch else RequestCode.SEND_MESSAGE_V2)
+        return int(RequestCode.SEND_BATCH_MESSAGE if batch else RequestCode.SEND_MESSAGE_V2)
 
     def to_request(
         self,
