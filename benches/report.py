@@ -322,6 +322,29 @@ def client_goals(index: dict[tuple[str, str, str], dict[str, Any]], broker: str 
     return out
 
 
+def consume_table(data: dict[str, Any]) -> list[str]:
+    """Markdown for the consume benchmarks (``op == "consume"``,
+    ``benches/test_consume_bench.py``): one row per client, and the issue's goals."""
+    found = {i["impl"]: i for i in (b.get("extra_info", {}) for b in data["benchmarks"]) if i.get("op") == "consume"}
+    if not found:
+        return []
+    from benches.consume_bench import markdown
+
+    lines = [markdown(found), ""]
+    mine, theirs = found.get("rmqwire"), found.get("cpp")
+    if mine is not None:
+        cpu = mine["client_cpu_us"]
+        lines.append(f"- client CPU per consumed message ≤ 30 µs: {cpu:.1f} µs, {'ok' if cpu <= 30 else 'MISS'}")
+    if mine is not None and theirs is not None and mine.get("msgs_per_s") and theirs.get("msgs_per_s"):
+        ok = mine["msgs_per_s"] >= theirs["msgs_per_s"]
+        lines.append(f"- consume throughput ≥ the C++ push consumer's: {mine['msgs_per_s']:,.0f} vs "
+                     f"{theirs['msgs_per_s']:,.0f} msgs/s, {'ok' if ok else 'MISS'}")
+    load = mine.get("load_1m") if mine is not None else None
+    if load is not None:
+        lines.append(f"- load average (1 min) at the end of the run: {load:.1f} on {os.cpu_count() or '?'} cores")
+    return lines + [""]
+
+
 CLIENT_LEGEND = """\
 Each row is one run of a few thousand 128 B messages (`benches/test_client_bench.py`): the broker, the rmqwire
 driver (`benches/drive_rmqwire.py`) and the C++ driver (`benches/drive_cpp.py`, PyPI `rocketmq==0.4.4` in
@@ -355,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     clients = client_tables(data)
     if clients:
         print("\n" + "\n".join(clients))
+    consume = consume_table(data)
+    if consume:
+        print("\n" + "\n".join(consume))
     png = args.png or args.json.with_name("ratios.png")
     if chart(rows_, png):
         print(f"chart: {png}")
@@ -370,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             + ("\n".join(e2e) + "\n\n" if e2e else "")
             + ("## The client, broker in its own process\n\n" + "\n".join(clients) + "\n" + CLIENT_LEGEND + "\n"
                if clients else "")
+            + ("## The push consumer, broker in its own process\n\n" + "\n".join(consume) + "\n" if consume else "")
             + f"Targets: {met} met, {len(missed)} missed{': ' + ', '.join(missed) if missed else ''}.\n\n"
             + LEGEND
         )

@@ -33,7 +33,8 @@ from .broker.runner import ThreadRunner
 from .broker.schedule import DEFAULT_DELAY_LEVELS
 from .broker.store import StoredMessage
 from .broker.tls import self_signed_tls
-from .codec.body import HeartbeatData, MessageQueueData
+from .broker.processors.consumer_admin import ask_consume_directly, ask_running_info
+from .codec.body import ConsumeMessageDirectlyResult, ConsumerRunningInfo, HeartbeatData, MessageQueueData
 from .codec.command import RemotingCommand
 from .codec.enums import LanguageCode
 from .codec.stream import DEFAULT_MAX_FRAME_SIZE
@@ -502,3 +503,26 @@ class LocalBroker:
         """Send a oneway request (e.g. CHECK_TRANSACTION_STATE) to ``client_id``;
         returns its opaque."""
         return await self.cluster.send_oneway_to_client(client_id, cmd, broker_name=broker_name)
+
+    # ------------------------------------------------------------------ an operator's questions to consumers
+
+    def _brokers_to_ask(self, broker_name: str | None) -> list[BrokerController]:
+        self.cluster._running()
+        return [self.broker(broker_name)] if broker_name is not None else [self.broker(n) for n in self.broker_names]
+
+    async def consumer_running_info(
+        self, group: str, client_id: str, *, jstack: bool = False, broker_name: str | None = None, timeout: float = 10.0
+    ) -> ConsumerRunningInfo:
+        """Ask consumer ``client_id`` of ``group`` for its running info
+        (GET_CONSUMER_RUNNING_INFO 307, as ``mqadmin consumerStatus`` does
+        through a broker it is connected to); a failure answer raises its
+        :class:`~codec.errors.BrokerError`."""
+        return await ask_running_info(self._brokers_to_ask(broker_name), group, client_id, jstack=jstack, timeout=timeout)
+
+    async def consume_message_directly(
+        self, group: str, client_id: str, msg_id: str, *, broker_name: str | None = None, timeout: float = 10.0
+    ) -> ConsumeMessageDirectlyResult:
+        """Have consumer ``client_id`` of ``group`` consume the stored message
+        ``msg_id`` (its broker message id or its unique id) now
+        (CONSUME_MESSAGE_DIRECTLY 309, ``mqadmin consumeMessage``)."""
+        return await ask_consume_directly(self._brokers_to_ask(broker_name), group, client_id, msg_id, timeout=timeout)

@@ -35,6 +35,7 @@ from .processor import Channel, ProcessorRegistry
 from .processors import (
     AdminBrokerProcessor,
     ClientManageProcessor,
+    ConsumerAdminProcessor,
     ConsumerManageProcessor,
     ConsumerSendMsgBackProcessor,
     EndTransactionProcessor,
@@ -137,6 +138,7 @@ class BrokerController:
         AdminBrokerProcessor(self).register(self.registry)
         ConsumerManageProcessor(self).register(self.registry)
         ConsumerSendMsgBackProcessor(self).register(self.registry)
+        ConsumerAdminProcessor(self).register(self.registry)
         self.pull.register(self.registry)
         self.store.add_arrival_listener(self._message_arrived)
         EndTransactionProcessor(self).register(self.registry)

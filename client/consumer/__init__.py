@@ -13,6 +13,8 @@ and their helpers, one module per job:
 * :mod:`.process_queue`: the in-flight messages of one queue;
 * :mod:`.offset_store`: where offsets live (the broker, or a local file);
 * :mod:`.broker_api`: the consumer's other requests to brokers;
+* :mod:`.admin`: the answers to operators (GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY);
+* :mod:`.stats`: the pull and consume rates those answers report;
 * :mod:`.client_options`: the client-instance options every consumer takes.
 
 The public names are re-exported by :mod:`rmqwire`.

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ from ..codec.store import MessageExt
 from ..types import ConsumeStatus, MessageModel, MessageQueue
 from .offset_store import OffsetStore
 from .process_queue import ProcessQueue
+from .stats import ConsumerStats
 
 __all__ = ["ConsumeService", "ConsumeHost", "Listener", "retry_topic_of", "restore_retry_topic"]
 
@@ -91,6 +93,7 @@ class ConsumeService:
         consume_message_batch_max_size: int = 1,
         consume_timeout: float = 15 * 60.0,
         retry_later_delay: float = 5.0,
+        stats: ConsumerStats | None = None,
     ) -> None:
         self.group = group
         self.host = host
@@ -107,6 +110,7 @@ class ConsumeService:
         #: counters, for tests and the CLI summary
         self.consumed_ok = 0
         self.consumed_failed = 0
+        self.stats = stats
 
     @property
     def pending(self) -> int:
@@ -144,6 +148,7 @@ class ConsumeService:
             request.pq.mark_consume_start(request.msgs)
             self._running += 1
             status: object = None
+            began = time.monotonic()
             try:
                 status = await self.listener(list(msgs))
             except asyncio.CancelledError:
@@ -155,6 +160,7 @@ class ConsumeService:
                 )
             finally:
                 self._running -= 1
+                rt_ms = (time.monotonic() - began) * 1000
         if not isinstance(status, ConsumeStatus):
             if status is not None:
                 log.warning("consume listener of %s returned %r, not a ConsumeStatus: RECONSUME_LATER", self.group, status)
@@ -162,6 +168,9 @@ class ConsumeService:
         if request.pq.dropped:
             log.info("%s was dropped while consuming: result discarded", request.mq)
             return
+        if self.stats is not None:
+            ok = len(msgs) if status is ConsumeStatus.CONSUME_SUCCESS else 0
+            self.stats.consumed(request.mq.topic, rt_ms, ok, len(msgs) - ok)
         await self._process_result(status, request, msgs)
 
     async def _process_result(self, status: ConsumeStatus, request: _Request, msgs: list[MessageExt]) -> None:

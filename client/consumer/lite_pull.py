@@ -40,6 +40,7 @@ from ..codec.store import MessageExt
 from ..instance import REGISTRY, ClientInstance, ServiceState
 from ..sync import BlockingFacade, blocking, blocking_call
 from ..types import ConsumeFromWhere, ConsumeType, MessageModel, MessageQueue
+from .admin import install_admin_processors
 from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .broker_api import ConsumerApi
 from .client_options import ClientOptions
@@ -296,6 +297,7 @@ class AsyncLitePullConsumer:
             self.state = ServiceState.CREATE_JUST
             raise ConfigError(f"The consumer group[{self.group_name}] has been created before, specify another name please.")
         self._instance = instance
+        install_admin_processors(instance)
         try:
             await instance.start()
             for topic in list(self._subscriptions):

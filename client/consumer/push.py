@@ -43,6 +43,7 @@ from ..codec.store import MessageExt
 from ..instance import REGISTRY, ClientInstance, ServiceState
 from ..sync import BlockingFacade, blocking_call
 from ..types import ConsumeFromWhere, ConsumeType, MessageModel, MessageQueue
+from .admin import install_admin_processors
 from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .broker_api import ConsumerApi
 from .client_options import ClientOptions
@@ -52,6 +53,7 @@ from .process_queue import ProcessQueue
 from .push_options import PushOptions, default_consume_timestamp
 from .pull import BROKER_SUSPEND_MAX_TIME_MILLIS, CONSUMER_TIMEOUT_WHEN_SUSPEND, PullApi, PullStatus, build_pull_sys_flag
 from .rebalance import PullRequest, RebalanceImpl, compute_pull_from_where
+from .stats import ConsumerStats
 
 __all__ = ["AsyncPushConsumer", "PushConsumer", "PushOptions", "default_consume_timestamp"]
 
@@ -179,6 +181,9 @@ class AsyncPushConsumer:
         self._expiry_task: asyncio.Task[None] | None = None
         self.paused = False
         self._heartbeat_wanted = False
+        #: pull and consume rates for GET_CONSUMER_RUNNING_INFO (:mod:`.admin`)
+        self.stats = ConsumerStats()
+        self.start_timestamp = time.time_ns() // 1_000_000
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} group={self.group_name!r} state={self.state.value}>"
@@ -324,12 +329,14 @@ class AsyncPushConsumer:
             consume_thread_min=opts.consume_thread_min,
             consume_message_batch_max_size=opts.consume_message_batch_max_size,
             consume_timeout=opts.consume_timeout,
+            stats=self.stats,
         )
         if not instance.register_consumer(self.group_name, self):
             self._reset_after_failed_start()
             self.state = ServiceState.CREATE_JUST
             raise ConfigError(f"The consumer group[{self.group_name}] has been created before, specify another name please.")
         self._instance = instance
+        install_admin_processors(instance)
         try:
             await instance.start()
             for topic in list(self._subscriptions):
@@ -573,6 +580,7 @@ class AsyncPushConsumer:
             commit_offset = await self._offset_store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY)
         post_sub = opts.post_subscription_when_pull and not sub.class_filter_mode
         sys_flag = build_pull_sys_flag(commit_offset > 0, True, post_sub, sub.class_filter_mode)
+        began = time.monotonic()
         result = await self._pull_api.pull(
             mq, sub, request.next_offset, opts.pull_batch_size, sys_flag, max(commit_offset, 0),
             BROKER_SUSPEND_MAX_TIME_MILLIS, CONSUMER_TIMEOUT_WHEN_SUSPEND,
@@ -580,6 +588,7 @@ class AsyncPushConsumer:
         if pq.dropped:
             return None
         result = self._pull_api.process_pull_result(mq, result, sub)
+        self.stats.pulled(mq.topic, (time.monotonic() - began) * 1000, len(result.msgs) if result.status is PullStatus.FOUND else 0)
         if result.status is PullStatus.FOUND:
             previous = request.next_offset
             request.next_offset = result.next_begin_offset

@@ -6,6 +6,7 @@ registers itself with a server's
 
 from .admin import AdminBrokerProcessor
 from .client_manage import ClientManageProcessor
+from .consumer_admin import ConsumerAdminProcessor
 from .consumer_manage import ConsumerManageProcessor
 from .pull import PullMessageProcessor
 from .send import SendMessageProcessor
@@ -15,6 +16,7 @@ from .transaction import EndTransactionProcessor
 __all__ = [
     "AdminBrokerProcessor",
     "ClientManageProcessor",
+    "ConsumerAdminProcessor",
     "ConsumerManageProcessor",
     "ConsumerSendMsgBackProcessor",
     "EndTransactionProcessor",
