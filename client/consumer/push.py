@@ -107,6 +107,12 @@ class AsyncPushConsumer:
     (and is logged).  A RECONSUME_LATER message comes back later from the
     group's retry topic with ``reconsume_times`` + 1, until
     ``max_reconsume_times`` (16), then goes to ``%DLQ%<group>``.
+
+    With a ``namespace`` (default: the ``NAMESPACE`` environment variable;
+    ``""``: none) the group, the subscribed topics and the retry topic go
+    on the wire as ``namespace%name`` (``%RETRY%namespace%group``), and the
+    listener sees the bare topics (Java's ``resetRetryAndNamespace``).
+    ``group`` is the wire name.
     """
 
     consume_type = ConsumeType.CONSUME_PASSIVELY
@@ -139,9 +145,11 @@ class AsyncPushConsumer:
         offset_store_dir: str | None = None,
         **client_options: Any,
     ) -> None:
-        self.group_name = group
         self.state = ServiceState.CREATE_JUST
         self._client = ClientOptions(namesrv_addr=namesrv_addr, **client_options)
+        self._ns = self._client.ns
+        #: the group as it goes on the wire (``namespace%group`` in a namespace)
+        self.group_name = self._ns.wrap(group)
         self.options = PushOptions(
             message_model=message_model,
             consume_from_where=consume_from_where,
@@ -224,6 +232,11 @@ class AsyncPushConsumer:
         return self._client.client_id
 
     @property
+    def namespace(self) -> str:
+        """The namespace (``""``: none): ``namespace=``, else ``NAMESPACE``."""
+        return self._ns.name
+
+    @property
     def instance(self) -> ClientInstance:
         """The client instance this consumer is registered with (once started)."""
         if self._instance is None:
@@ -238,8 +251,9 @@ class AsyncPushConsumer:
 
     @property
     def process_queues(self) -> dict[MessageQueue, ProcessQueue[Any]]:
-        """The queues this member owns now and their in-flight messages (a copy)."""
-        return dict(self._rebalance.process_queue_table) if self._rebalance is not None else {}
+        """The queues this member owns now (bare topics) and their in-flight messages (a copy)."""
+        table = self._rebalance.process_queue_table if self._rebalance is not None else {}
+        return {self._ns.unwrap_queue(mq): pq for mq, pq in table.items()}
 
     @property
     def consume_service(self) -> ConsumeService | ConsumeOrderlyService | None:
@@ -253,13 +267,14 @@ class AsyncPushConsumer:
         from ..codec.message import validate_topic
 
         validate_topic(topic)
+        topic = self._ns.wrap_topic(topic)
         self._subscriptions[topic] = build_subscription(topic, expression)
         if self.state is ServiceState.RUNNING and self._instance is not None:
             self._spawn(self._after_subscription_change(topic))
 
     def unsubscribe(self, topic: str) -> None:
         """Stop consuming ``topic`` (its queues are dropped at the next rebalance)."""
-        self._subscriptions.pop(topic, None)
+        self._subscriptions.pop(self._ns.wrap(topic), None)
 
     def register_listener(self, listener: F, *, orderly: bool = False) -> F:
         """Set the listener: ``async def listener(msgs) -> ConsumeStatus``.
@@ -338,7 +353,7 @@ class AsyncPushConsumer:
         self._consume = orderly or ConsumeService(
             self.group_name,
             self,
-            self._listener,
+            self._ns.listener(self._listener),
             store,
             message_model=opts.message_model,
             consume_thread_min=opts.consume_thread_min,
