@@ -21,7 +21,6 @@ processor defers its own answer and does the work in a broker task.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -31,7 +30,6 @@ from ...codec.errors import CodecError, RemotingError
 from ...codec.headers import ReplyMessageRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
-    NOT_ALLOWED_SEND_TOPICS,
     PROPERTY_MESSAGE_REPLY_TO_CLIENT,
     PROPERTY_MSG_REGION,
     PROPERTY_PUSH_REPLY_TIME,
@@ -39,11 +37,11 @@ from ...codec.message import (
     decode_properties,
     encode_properties,
 )
-from ..config import FAQ_SUFFIX, REGION_ID, SERVER_VERSION
+from ..config import REGION_ID, SERVER_VERSION
 from ..faults import ILLEGAL_REMARK
 from ..processor import DeferredReply, ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, StoredMessage, properties_length, record_length
-from .send import check_topic
+from .send import Refusal, msg_check
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
@@ -81,34 +79,10 @@ class ReplyMessageProcessor:
             log.debug("%s: reply to %s refused (%d): %s", broker.name, topic, code, remark)
             return reply(cmd, code, remark, dict(_EXTRAS))
 
-        # AbstractSendMessageProcessor.msgCheck
-        problem = check_topic(topic)
-        if problem is not None:
-            return fail(*problem)
-        if topic in NOT_ALLOWED_SEND_TOPICS:
-            return fail(ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
-        topic_config = broker.topics.get(broker.name, topic)
-        if topic_config is None:
-            config = broker.config
-            topic_config = broker.topics.create_in_send(
-                broker.name,
-                topic,
-                header.default_topic,
-                header.default_topic_queue_nums,
-                enabled=config.auto_create_topics,
-                scope=config.auto_create_scope,
-            )
-        if topic_config is None:
-            return fail(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{FAQ_SUFFIX}")
-        queue_id = header.queue_id
-        nums = topic_config.write_queue_nums
-        if queue_id >= nums:
-            return fail(
-                ResponseCode.SYSTEM_ERROR,
-                f"request queueId[{queue_id}] is illegal, {topic_config.describe()} Producer: {ctx.peer}",
-            )
-        if queue_id < 0:
-            queue_id = random.randrange(nums)
+        checked = msg_check(broker, header, ctx.peer)
+        if isinstance(checked, Refusal):
+            return fail(*checked)
+        _, queue_id = checked
         props = decode_properties(header.properties or "")
         # the record holds them re-encoded, as a pull body carries them
         props_size = properties_length(props)

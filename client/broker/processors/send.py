@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from ...codec.command import MQVersion, RemotingCommand
 from ...codec.enums import RequestCode, ResponseCode
@@ -49,13 +49,13 @@ from ..config import CLUSTER_NAME, FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, properties_length, record_length
-from ..topics import PERM_RW
+from ..topics import PERM_RW, TopicConfig
 from .send_back import DLQ_NUMS_PER_GROUP, RETRY_MAX_TIMES
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
 
-__all__ = ["SendMessageProcessor", "check_topic", "SEND_CODES"]
+__all__ = ["SendMessageProcessor", "Refusal", "check_topic", "msg_check", "SEND_CODES"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,52 @@ def check_topic(topic: str) -> tuple[int, str] | None:
     return None
 
 
+class Refusal(NamedTuple):
+    """Why a send is refused: the response code and Java's remark."""
+
+    code: int
+    remark: str
+
+
+def msg_check(
+    broker: BrokerController, header: SendMessageRequestHeader, peer: str
+) -> tuple[TopicConfig, int] | Refusal:
+    """``AbstractSendMessageProcessor.msgCheck``, shared by sends and replies:
+    the topic's name, the forbidden topics, the topic's existence (created
+    from the default topic when the broker allows it) and the queue id
+    (negative: one at random).  Returns (topic config, queue id) or the
+    :class:`Refusal`."""
+    topic = header.topic
+    problem = check_topic(topic)
+    if problem is not None:
+        return Refusal(*problem)
+    if topic in NOT_ALLOWED_SEND_TOPICS:
+        return Refusal(ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
+    topic_config = broker.topics.get(broker.name, topic)
+    if topic_config is None:
+        config = broker.config
+        topic_config = broker.topics.create_in_send(
+            broker.name,
+            topic,
+            header.default_topic,
+            header.default_topic_queue_nums,
+            enabled=config.auto_create_topics,
+            scope=config.auto_create_scope,
+        )
+    if topic_config is None:
+        return Refusal(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{FAQ_SUFFIX}")
+    queue_id = header.queue_id
+    nums = topic_config.write_queue_nums
+    if queue_id >= nums:
+        return Refusal(
+            ResponseCode.SYSTEM_ERROR,
+            f"request queueId[{queue_id}] is illegal, {topic_config.describe()} Producer: {peer}",
+        )
+    if queue_id < 0:
+        queue_id = random.randrange(nums)
+    return topic_config, queue_id
+
+
 class SendMessageProcessor:
     """Stores sends in the broker's :class:`~..store.MessageStore`."""
 
@@ -101,33 +147,10 @@ class SendMessageProcessor:
             log.debug("%s: send to %s refused (%d): %s", broker.name, topic, code, remark)
             return reply(cmd, code, remark, dict(_EXTRAS))
 
-        # AbstractSendMessageProcessor.msgCheck
-        problem = check_topic(topic)
-        if problem is not None:
-            return fail(*problem)
-        if topic in NOT_ALLOWED_SEND_TOPICS:
-            return fail(ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
-        topic_config = broker.topics.get(broker.name, topic)
-        if topic_config is None:
-            topic_config = broker.topics.create_in_send(
-                broker.name,
-                topic,
-                header.default_topic,
-                header.default_topic_queue_nums,
-                enabled=config.auto_create_topics,
-                scope=config.auto_create_scope,
-            )
-        if topic_config is None:
-            return fail(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{FAQ_SUFFIX}")
-        queue_id = header.queue_id
-        nums = topic_config.write_queue_nums
-        if queue_id >= nums:
-            return fail(
-                ResponseCode.SYSTEM_ERROR,
-                f"request queueId[{queue_id}] is illegal, {topic_config.describe()} Producer: {ctx.peer}",
-            )
-        if queue_id < 0:
-            queue_id = random.randrange(nums)
+        checked = msg_check(broker, header, ctx.peer)
+        if isinstance(checked, Refusal):
+            return fail(*checked)
+        topic_config, queue_id = checked
 
         body = cmd.body
         max_size = config.max_message_size
