@@ -132,3 +132,15 @@ def test_the_make_targets_of_the_readme_exist() -> None:
     targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.M))
     named = set(re.findall(r"`make (\w+)`", README)) | set(re.findall(r"^make (\w+)", README, re.M))
     assert named and named <= targets, f"README names make targets the Makefile lacks: {sorted(named - targets)}"
+
+
+def test_the_module_map_names_every_module() -> None:
+    built = README.split("## How it is built", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", built)) | set(re.findall(r"\b([a-z_]+)/", built))
+    missing = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("client", "codec")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != "__init__.py" and path.name not in named
+    )
+    assert not missing, f"README's 'How it is built' does not name {missing}"
