@@ -25,6 +25,7 @@ from .codec.enums import ResponseCode
 from .codec.errors import CodecError, ConnectError, ConnectionClosedError
 from .codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
 from .codec.stream import DEFAULT_MAX_FRAME_SIZE
+from .aiotools import wait_for
 from .logfmt import loggable
 
 __all__ = ["Connection", "FrameObserver", "parse_addr", "open_connection"]
@@ -130,11 +131,12 @@ class Connection:
     async def _connect(self, ssl: _ssl.SSLContext | None, timeout: float) -> None:
         host, port = parse_addr(self.addr)
         try:
-            transport, _ = await asyncio.wait_for(
+            transport, _ = await wait_for(
                 self._loop.create_connection(
                     lambda: _Protocol(self), host, port, ssl=ssl, server_hostname=host if ssl else None
                 ),
                 timeout,
+                discard=lambda pair: pair[0].close(),  # connected as we were cancelled
             )
         except asyncio.TimeoutError:
             raise ConnectError(self.addr, f"no connection within {timeout:g} s") from None

@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from ..aiotools import stop_tasks
 from ..codec.errors import RocketMQError
 from ..codec.store import MessageExt
 from ..types import ConsumeStatus, MessageModel, MessageQueue
@@ -221,15 +222,13 @@ class ConsumeService:
                 count += 1
         return count
 
-    async def shutdown(self, await_termination: float = 0.0) -> None:
+    async def shutdown(self, await_termination: float = 0.0, stop_timeout: float = 5.0) -> None:
         """Stop taking requests; give running listeners ``await_termination``
         seconds to finish (Java ``awaitTerminationMillisWhenShutdown``, 0),
-        then cancel what is left."""
+        then cancel what is left (waiting at most about ``2 * stop_timeout``
+        for listeners that ignore the cancel)."""
         self.stopped = True
         tasks = list(self._tasks)
         if await_termination > 0 and tasks:
             await asyncio.wait(tasks, timeout=await_termination)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks, stop_timeout, f"consume service of {self.group}")

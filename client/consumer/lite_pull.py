@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from ..aiotools import stop_tasks
 from ..codec.body import SubscriptionData
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, ConfigError, ConsumerError, RocketMQError, ServiceStateError
@@ -331,8 +332,7 @@ class AsyncLitePullConsumer:
             tasks = [s.task for s in self._assigned.values() if s.task is not None]
             for task in tasks:
                 task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(tasks, instance.task_stop_timeout, f"consumer {self.group_name}")
             try:
                 if self._offset_store is not None:
                     await self._offset_store.persist_all(set(self._assigned))

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..aiotools import stop_tasks
 from ..codec.body import SubscriptionData
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, ConfigError, ConsumerError, RocketMQError, ServiceStateError
@@ -375,8 +376,7 @@ class AsyncPushConsumer:
         try:
             if self._consume is not None:
                 await self._consume.shutdown(self.options.await_termination_when_shutdown)
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(tasks, instance.task_stop_timeout, f"consumer {self.group_name}")
             if self._offset_store is not None and self._rebalance is not None:
                 await self._offset_store.persist_all(set(self._rebalance.process_queue_table))
             await instance.unregister_consumer(self.group_name)
