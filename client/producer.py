@@ -61,6 +61,7 @@ from .codec.message import (
 )
 
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
+from .optioncheck import checked_options, enum_option
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
 from .types import Message, MessageQueue, SendResult, SendStatus
@@ -177,6 +178,7 @@ class _Options:
     fault_tracker: FaultTracker = field(default_factory=FaultTracker)
 
 
+@checked_options()
 class AsyncProducer:
     """A RocketMQ producer on asyncio.
 
@@ -284,7 +286,7 @@ class AsyncProducer:
         self._heartbeat_interval = float(heartbeat_interval)
         self._poll_interval = float(poll_name_server_interval)
         self._request_timeout = float(request_timeout)
-        self._serialize_type = SerializeType(serialize_type)
+        self._serialize_type = enum_option(SerializeType, "serialize_type", serialize_type)
         self._language = language
         self._credentials = credentials
         if ssl is True:

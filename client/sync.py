@@ -48,6 +48,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, over
 from .codec.errors import ClientError, RequestTimeoutError, ServiceStateError
 
 from .instance import ServiceState
+from .optioncheck import checked_options
 from .producer import AsyncProducer
 
 __all__ = ["Producer", "BlockingFacade", "blocking", "blocking_call", "BACKSTOP_SLACK"]
@@ -370,6 +371,7 @@ def blocking_call(method: Callable[Concatenate[Any, P], T]) -> _Blocking[P, T]:
     return _Blocking(method, plain=True)
 
 
+@checked_options(like=AsyncProducer.__init__)
 class Producer(BlockingFacade[AsyncProducer]):
     """A blocking RocketMQ producer; same options as :class:`AsyncProducer`.
 

@@ -19,6 +19,7 @@ from ..codec.enums import LanguageCode, SerializeType
 from ..codec.errors import ConfigError
 from ..codec.message import local_ipv4
 from ..instance import ClientConfig
+from ..optioncheck import enum_option
 from ..transport import FrameObserver, parse_addr
 
 __all__ = ["ClientOptions", "parse_namesrv"]
@@ -74,7 +75,8 @@ class ClientOptions:
         self.subgroup = (
             self.namesrv_domain_subgroup or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN_SUBGROUP") or "nsaddr"
         )
-        self.serialize_type = SerializeType(self.serialize_type)
+        self.serialize_type = enum_option(SerializeType, "serialize_type", self.serialize_type)
+        self.language = enum_option(LanguageCode, "language", self.language)
         if self.ssl is True:
             self.ssl = _ssl.create_default_context()
 

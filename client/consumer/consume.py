@@ -108,6 +108,7 @@ class ConsumeService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = 0
         self.stopped = False
+        self._warned_none = False
         #: counters, for tests and the CLI summary
         self.consumed_ok = 0
         self.consumed_failed = 0
@@ -165,6 +166,12 @@ class ConsumeService:
         if not isinstance(status, ConsumeStatus):
             if status is not None:
                 log.warning("consume listener of %s returned %r, not a ConsumeStatus: RECONSUME_LATER", self.group, status)
+            elif not self._warned_none:  # Java warns on a null status; once is enough to be seen
+                self._warned_none = True
+                log.warning(
+                    "consume listener of %s returned None (forgot to return a ConsumeStatus?): counted as "
+                    "RECONSUME_LATER; this warning is not repeated", self.group,
+                )
             status = ConsumeStatus.RECONSUME_LATER
         if request.pq.dropped:
             log.info("%s was dropped while consuming: result discarded", request.mq)

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from ..aiotools import stop_tasks
+from ..optioncheck import checked_options, enum_option
 from ..codec.body import SubscriptionData
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, ConfigError, ConsumerError, RocketMQError, ServiceStateError
@@ -87,6 +88,7 @@ class _Batch:
     generation: int
 
 
+@checked_options(ClientOptions)
 class AsyncLitePullConsumer:
     """A RocketMQ lite pull consumer on asyncio.
 
@@ -136,8 +138,8 @@ class AsyncLitePullConsumer:
         self.group_name = group
         self.state = ServiceState.CREATE_JUST
         self._client = ClientOptions(namesrv_addr=namesrv_addr, **client_options)
-        self.message_model = MessageModel(message_model)
-        self.consume_from_where = ConsumeFromWhere(consume_from_where)
+        self.message_model = enum_option(MessageModel, "message_model", message_model)
+        self.consume_from_where = enum_option(ConsumeFromWhere, "consume_from_where", consume_from_where)
         self.consume_timestamp = consume_timestamp or default_consume_timestamp()
         parse_consume_timestamp(self.consume_timestamp)
         self.allocate_strategy = allocate_strategy or AllocateMessageQueueAveragely()
@@ -571,6 +573,7 @@ class AsyncLitePullConsumer:
                 await asyncio.sleep(delay)
 
 
+@checked_options(ClientOptions, like=AsyncLitePullConsumer.__init__)
 class LitePullConsumer(BlockingFacade[AsyncLitePullConsumer]):
     """A blocking lite pull consumer; same options as :class:`AsyncLitePullConsumer`.
 

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..aiotools import stop_tasks
+from ..optioncheck import checked_options, enum_option
 from ..codec.body import SubscriptionData
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, ConfigError, ConsumerError, RocketMQError, ServiceStateError
@@ -80,6 +81,7 @@ def _is_async_callable(fn: object) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))
 
 
+@checked_options(ClientOptions)
 class AsyncPushConsumer:
     """A RocketMQ push consumer on asyncio.
 
@@ -159,8 +161,8 @@ class AsyncPushConsumer:
             await_termination_when_shutdown=await_termination_when_shutdown,
             offset_store_dir=offset_store_dir,
         )
-        self.message_model = MessageModel(message_model)
-        self.consume_from_where = ConsumeFromWhere(consume_from_where)
+        self.message_model = enum_option(MessageModel, "message_model", message_model)
+        self.consume_from_where = enum_option(ConsumeFromWhere, "consume_from_where", consume_from_where)
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._listener: Listener | None = None
         self._instance: ClientInstance | None = None
@@ -607,6 +609,7 @@ class AsyncPushConsumer:
 
 
 
+@checked_options(ClientOptions, like=AsyncPushConsumer.__init__)
 class PushConsumer(BlockingFacade[AsyncPushConsumer]):
     """A blocking push consumer; same options as :class:`AsyncPushConsumer`.
 
