@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,28 @@ def test_push_consumer_start_then_shutdown_with_unreachable_namesrv_never_hangs(
             consumer.shutdown()
         except ServiceStateError as exc:  # pragma: no cover - the regression
             pytest.fail(str(exc))
+
+
+def test_blocking_shutdown_gives_up_after_its_bound_and_says_what_did_not_stop() -> None:
+    from rmqwire.instance import ServiceState
+    from rmqwire.sync import BlockingFacade
+
+    class WedgedCore:
+        state = ServiceState.CREATE_JUST
+
+        async def start(self) -> None:
+            self.state = ServiceState.RUNNING
+
+        async def shutdown(self) -> None:
+            await self.wait_for_ever()
+
+        async def wait_for_ever(self) -> None:
+            await asyncio.Event().wait()
+
+    facade: BlockingFacade[Any] = BlockingFacade(WedgedCore())
+    facade.shutdown_timeout = 0.2
+    facade.start()
+    with pytest.raises(ServiceStateError, match=r"shutdown did not stop: .*within 0.2 s, waiting in .*wait_for_ever"):
+        facade.shutdown()
+    assert facade.state is ServiceState.RUNNING  # nothing pretends it stopped
+    facade.shutdown()  # released: a second call is a no-op

@@ -44,7 +44,10 @@ def _positive(name: str, value: Any) -> float:
 
 @dataclass
 class ClientOptions:
-    """Name server, identity, timeouts and transport of a consumer's client."""
+    """Name server, identity, timeouts and transport of a consumer's client.
+
+    Units: ``request_timeout`` and every ``*_interval`` are seconds (float);
+    Java's ``ClientConfig`` counts them in milliseconds."""
 
     namesrv_addr: str | None = None
     instance_name: str | None = None

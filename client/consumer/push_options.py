@@ -27,7 +27,12 @@ def default_consume_timestamp(now: float | None = None) -> str:
 
 @dataclasses.dataclass
 class PushOptions:
-    """The push consumer's own options (Java names, Python units)."""
+    """The push consumer's own options (Java names, Python units).
+
+    Units: ``pull_interval``, ``consume_timeout`` (Java: minutes) and
+    ``await_termination_when_shutdown`` (Java: milliseconds) are seconds;
+    ``suspend_current_queue_time_millis`` keeps Java's name and unit,
+    milliseconds; ``pull_threshold_size_*`` are MiB, as in Java."""
 
     message_model: MessageModel = MessageModel.CLUSTERING
     consume_from_where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET
