@@ -255,10 +255,11 @@ class BlockingFacade(Generic[C]):
             loop.call_soon_threadsafe(call.cancel)
             raise
         if not finished and not call.done.acquire(blocking=False):  # not even just after the wait gave up
+            where = _awaiting(call)  # before the cancel unwinds it
             loop.call_soon_threadsafe(call.cancel)
             raise RequestTimeoutError(
                 f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s"
-                f"{_awaiting(call)} (the loop thread is blocked or overloaded, or a task does not stop)"
+                f"{where} (the loop thread is blocked or overloaded, or a task does not stop)"
             )
         return call.outcome()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -118,6 +119,7 @@ def test_push_consumer_start_then_shutdown_with_unreachable_namesrv_never_hangs(
         consumer.subscribe("T", "*")
         consumer.register_listener(lambda msgs: ConsumeStatus.CONSUME_SUCCESS)
         consumer.start()
+        time.sleep(i * 0.0005)  # sweep the moment shutdown lands against the failing connects
         try:
             consumer.shutdown()
         except ServiceStateError as exc:  # pragma: no cover - the regression
