@@ -20,6 +20,7 @@ from ..codec.errors import ConfigError
 from ..codec.message import local_ipv4
 from ..instance import ClientConfig
 from ..optioncheck import enum_option
+from ..namespacing import Namespace, resolve_namespace
 from ..transport import FrameObserver, parse_addr
 
 __all__ = ["ClientOptions", "parse_namesrv"]
@@ -65,6 +66,8 @@ class ClientOptions:
     credentials: Credentials | None = None
     ssl: _ssl.SSLContext | bool | None = None
     trace: FrameObserver | None = field(default=None, compare=False)
+    #: None: the ``NAMESPACE`` environment variable; ``""``: no namespace
+    namespace: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("request_timeout", "heartbeat_interval", "poll_name_server_interval",
@@ -80,6 +83,8 @@ class ClientOptions:
         )
         self.serialize_type = enum_option(SerializeType, "serialize_type", self.serialize_type)
         self.language = enum_option(LanguageCode, "language", self.language)
+        self.namespace = resolve_namespace(self.namespace, self.namesrv_addr)
+        self.ns = Namespace(self.namespace)
         if self.ssl is True:
             self.ssl = _ssl.create_default_context()
 
