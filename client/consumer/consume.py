@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from ..aiotools import stop_tasks
 from ..codec.errors import RocketMQError
 from ..codec.store import MessageExt
 from ..types import ConsumeStatus, MessageModel, MessageQueue
@@ -107,6 +108,7 @@ class ConsumeService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = 0
         self.stopped = False
+        self._warned_none = False
         #: counters, for tests and the CLI summary
         self.consumed_ok = 0
         self.consumed_failed = 0
@@ -164,6 +166,12 @@ class ConsumeService:
         if not isinstance(status, ConsumeStatus):
             if status is not None:
                 log.warning("consume listener of %s returned %r, not a ConsumeStatus: RECONSUME_LATER", self.group, status)
+            elif not self._warned_none:  # Java warns on a null status; once is enough to be seen
+                self._warned_none = True
+                log.warning(
+                    "consume listener of %s returned None (forgot to return a ConsumeStatus?): counted as "
+                    "RECONSUME_LATER; this warning is not repeated", self.group,
+                )
             status = ConsumeStatus.RECONSUME_LATER
         if request.pq.dropped:
             log.info("%s was dropped while consuming: result discarded", request.mq)
@@ -221,15 +229,13 @@ class ConsumeService:
                 count += 1
         return count
 
-    async def shutdown(self, await_termination: float = 0.0) -> None:
+    async def shutdown(self, await_termination: float = 0.0, stop_timeout: float = 5.0) -> None:
         """Stop taking requests; give running listeners ``await_termination``
         seconds to finish (Java ``awaitTerminationMillisWhenShutdown``, 0),
-        then cancel what is left."""
+        then cancel what is left (waiting at most about ``2 * stop_timeout``
+        for listeners that ignore the cancel)."""
         self.stopped = True
         tasks = list(self._tasks)
         if await_termination > 0 and tasks:
             await asyncio.wait(tasks, timeout=await_termination)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks, stop_timeout, f"consume service of {self.group}")
