@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .instance import ServiceState
     from .inner import ConsumerInner, ProducerInner
     from .producer import AsyncProducer, MessageQueueSelector
+    from .request_reply import ReplyMessage, create_reply_message
     from .selector import select_message_queue_by_hash, select_message_queue_by_random
     from .sync import BlockingFacade, Producer
     from .transaction import AsyncTransactionProducer, TransactionProducer, TransactionSendResult
@@ -70,6 +71,8 @@ __all__ = [
     "BlockingFacade",
     "ConsumerInner",
     "ProducerInner",
+    "create_reply_message",
+    "ReplyMessage",
 ]
 
 __version__ = "0.1.0"
@@ -109,6 +112,8 @@ _EXPORTS = {
     "BlockingFacade": ".sync",
     "ConsumerInner": ".inner",
     "ProducerInner": ".inner",
+    "create_reply_message": ".request_reply",
+    "ReplyMessage": ".request_reply",
 }
 
 

@@ -49,6 +49,10 @@ _IDLE_TIMEOUT = 120.0
 #: ``serve``: what each server may hold in unfinished frames across its connections
 #: (four maximal frames), so that many half-sent frames cannot exhaust memory
 _MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+# serve keeps messages in memory only, so it must forget the oldest: per queue,
+# like Java's file reservation moving a queue's min offset.
+_MAX_QUEUE_MESSAGES = 100_000
+_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 
 
 def version() -> str:
@@ -167,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-buffered-bytes", type=_int_in(1, 2**62, "size"), default=_MAX_BUFFERED_BYTES,
                        metavar="BYTES", help="the most bytes of unfinished frames each server holds across all "
                                              "its connections; the connection that would exceed it is closed")
+    serve.add_argument("--max-queue-messages", type=_int_in(0, 2**62, "count"), default=_MAX_QUEUE_MESSAGES,
+                       metavar="N", help="messages kept per queue; beyond it the oldest are dropped and the "
+                                         "queue's min offset moves (0: keep all)")
+    serve.add_argument("--max-queue-bytes", type=_int_in(0, 2**62, "size"), default=_MAX_QUEUE_BYTES,
+                       metavar="BYTES", help="body bytes kept per queue, dropping the oldest beyond it (0: keep all)")
 
     send = command("send", "send a message (or --count of them) to any cluster",
                    "Send one message, or the same message --count times, through a name server. "
@@ -432,7 +441,9 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
             loop.add_signal_handler(sig, stop.set)
     broker = LocalBroker(host=args.host, namesrv_port=args.namesrv_port, broker_port=args.broker_port,
                          record_requests=args.record_requests, idle_timeout=args.idle_timeout or None,
-                         max_buffered_bytes=args.max_buffered_bytes)
+                         max_buffered_bytes=args.max_buffered_bytes,
+                         max_queue_messages=args.max_queue_messages or None,
+                         max_queue_bytes=args.max_queue_bytes or None)
     try:
         await broker.start()
     except OSError as exc:

@@ -50,9 +50,8 @@ from .codec.message import (
     PROPERTY_SEPARATOR,
     PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
     PROPERTY_WAIT_STORE_MSG_OK,
-    BatchEntry,
     compress_body,
-    encode_batch,
+    encode_batch_record,
     encode_properties,
     local_ipv4,
     new_message_id,
@@ -60,7 +59,10 @@ from .codec.message import (
     validate_topic,
 )
 
+from . import request_reply
+from .codec.store import MessageExt
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
+from .namespacing import Namespace, resolve_namespace
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
 from .types import Message, MessageQueue, SendResult, SendStatus
@@ -107,6 +109,8 @@ class _SendRequest:
     selector: MessageQueueSelector | None = None
     message: Message | None = None
     arg: Any = None
+    #: a reply (``MSG_TYPE`` reply): sent as SEND_REPLY_MESSAGE(_V2)
+    reply: bool = False
 
 
 _STATUS_BY_CODE = {
@@ -137,7 +141,8 @@ _UNIQ_PROPERTY = PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX + NAME_VALUE_SEPARATOR
 def _encoded_properties(msg: Message, uniq: str) -> str:
     """``encode_properties`` of the message's wire properties plus UNIQ_KEY
     (always last), with the common prefix cached."""
-    if msg.properties is None and not msg.keys and not msg.delay_level:
+    # a subclass (a reply) adds properties of its own: never from the cache
+    if type(msg) is Message and msg.properties is None and not msg.keys and not msg.delay_level:
         key = (msg.tags, msg.wait_store_msg_ok)
         prefix = _PROPERTY_PREFIXES.get(key) if type(msg.tags) in (str, type(None)) else None
         if prefix is None:
@@ -206,6 +211,12 @@ class AsyncProducer:
     latency (Java 5.x ``setLatencyMax`` / ``setNotAvailableDuration``, there
     in milliseconds; defaults 0.05 0.1 0.55 1.8 3 5 15 -> 0 0 2 5 6 10 30,
     so a failed broker is avoided for 10 s, then tried again).
+
+    With a ``namespace`` (default: the ``NAMESPACE`` environment variable;
+    ``""``: none) the group and topics go on the wire as
+    ``namespace%name`` and every send carries ``INSTANCE_ID``; results,
+    queues and what a selector is shown keep the bare topic (Java's
+    ``DefaultMQProducer(namespace, group)``).  ``group`` is the wire name.
     """
 
     def __init__(
@@ -239,6 +250,7 @@ class AsyncProducer:
         credentials: Credentials | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
         trace: FrameObserver | str | os.PathLike[str] | None = None,
+        namespace: str | None = None,
     ) -> None:
         if not isinstance(group, str):
             raise ConfigError(f"the producer group must be a str, not {type(group).__name__} ({group!r})")
@@ -272,7 +284,11 @@ class AsyncProducer:
             fault_tracker = FaultTracker(**tracker_tables)
         except ValueError as exc:
             raise ConfigError(f"latency_max / not_available_duration: {exc}") from None
-        self.group = group
+        #: the namespace ("" for none: ``namespace``, else ``NAMESPACE``)
+        self.namespace = resolve_namespace(namespace, namesrv_addr)
+        self._ns = Namespace(self.namespace)
+        #: the group as it goes on the wire (``namespace%group`` in a namespace)
+        self.group = self._ns.wrap(group)
         self.state = ServiceState.CREATE_JUST
         self.instance_name = instance_name or os.environ.get("ROCKETMQ_CLIENT_NAME") or "DEFAULT"
         self.unit_name = unit_name
@@ -452,8 +468,8 @@ class AsyncProducer:
     async def fetch_publish_queues(self, topic: str) -> list[MessageQueue]:
         """The queues ``send(..., queue=...)`` can target for ``topic``."""
         self._check_running()
-        info = await self._find_publish_info(topic, self._opts.send_timeout)
-        return list(info.queues)
+        info = await self._find_publish_info(self._ns.wrap_topic(topic), self._opts.send_timeout)
+        return self._ns.unwrap_queues(info.queues)
 
     async def _find_publish_info(self, topic: str, timeout: float) -> TopicPublishInfo:
         info = self._publish.get(topic)
@@ -518,10 +534,18 @@ class AsyncProducer:
         uniq = new_message_id()
         opts = self._opts
         body, sys_flag = compress_body(msg.body, compress_over=opts.compress_over, level=opts.compress_level)
+        properties = _encoded_properties(msg, uniq)
+        topic = msg.topic
+        ns = self._ns
+        if ns:
+            properties += encode_properties(ns.instance_id_property())
+            topic = ns.wrap_topic(topic)
+            queue = None if queue is None else ns.wrap_queue(queue)
+            selector = None if selector is None else ns.selector(selector)
         return _new_send_request(
-            msg.topic,
+            topic,
             body,
-            _encoded_properties(msg, uniq),
+            properties,
             sys_flag,
             msg.flag,
             uniq,
@@ -531,6 +555,7 @@ class AsyncProducer:
             selector,
             msg if selector is not None else None,
             arg,
+            isinstance(msg, request_reply.ReplyMessage),
         )
 
     @staticmethod
@@ -578,6 +603,32 @@ class AsyncProducer:
         assert result is not None
         return result
 
+    async def request(
+        self,
+        msg: Message,
+        timeout: float = 3.0,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> MessageExt:
+        """Send ``msg`` as a request and return the reply (Java's
+        ``request(msg, timeout)``; request-reply messaging).
+
+        The message goes out as :meth:`send` sends it, with the properties
+        ``CORRELATION_ID`` (a new UUID), ``REPLY_TO_CLIENT`` (this client's
+        id) and ``TTL`` (``timeout`` in ms); a replier answers with
+        :func:`~rmqwire.create_reply_message`, and the broker pushes the reply
+        back here.  ``timeout`` (seconds) bounds the send and the wait
+        together; ``queue`` / ``selector`` / ``arg`` as for :meth:`send`.
+
+        Returns the reply as a :class:`~rmqwire.codec.MessageExt` (``body``,
+        ``properties``).  Raises what :meth:`send` raises when the request
+        cannot be sent, and :class:`~codec.errors.ReplyTimeoutError` (naming
+        the correlation id and the timeout) when no reply comes in time.
+        """
+        return await request_reply.request(self, msg, timeout, queue=queue, selector=selector, arg=arg)
+
     async def send_oneway(
         self,
         msg: Message,
@@ -606,7 +657,11 @@ class AsyncProducer:
         if not messages:
             raise InvalidMessageError("a batch needs at least one message")
         first = messages[0]
-        entries: list[BatchEntry] = []
+        # (message, its UNIQ_KEY, its wire properties or None for a plain
+        # message, whose text comes from the cached prefix): encoded after
+        # every message and the target are checked, so errors come in the
+        # same order as with encode_batch on BatchEntry values
+        pending: list[tuple[Message, str, dict[str, str] | None]] = []
         ids: list[str] = []
         for msg in messages:
             self._check_message(msg)
@@ -618,25 +673,33 @@ class AsyncProducer:
                 raise InvalidMessageError("TimeDelayLevel is not supported for batching")
             if msg.topic.startswith("%RETRY%"):
                 raise InvalidMessageError("Retry Group is not supported for batching")
-            props = msg.wire_properties()
             uniq = new_message_id()
-            props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
             ids.append(uniq)
-            entries.append(BatchEntry(body=msg.body, properties=props, flag=msg.flag))
+            if msg.properties is None and not msg.keys:
+                pending.append((msg, uniq, None))
+            else:
+                wire = msg.wire_properties()
+                wire[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
+                pending.append((msg, uniq, wire))
         self._check_target(first.topic, queue, None)
-        body = encode_batch(entries)
+        records: list[bytes] = []
+        for index, (msg, uniq, wire_or_none) in enumerate(pending):
+            text = _encoded_properties(msg, uniq) if wire_or_none is None else encode_properties(wire_or_none)
+            records.append(encode_batch_record(msg.body, text, msg.flag, index=index))
+        body = b"".join(records)
         if len(body) > self._opts.max_message_size:
             raise InvalidMessageError(f"the batch body size over max value, MAX: {self._opts.max_message_size}")
         batch_props = {PROPERTY_WAIT_STORE_MSG_OK: "true" if first.wait_store_msg_ok else "false"}
+        batch_props.update(self._ns.instance_id_property())
         request = _SendRequest(
-            topic=first.topic,
+            topic=self._ns.wrap_topic(first.topic),
             body=body,
             properties=encode_properties(batch_props),
             sys_flag=0,
             flag=0,
             uniq=",".join(ids),
             batch=True,
-            queue=queue,
+            queue=None if queue is None else self._ns.wrap_queue(queue),
         )
         result = await self._send(request, timeout)
         assert result is not None
@@ -757,7 +820,9 @@ class AsyncProducer:
             None,
             mq.broker_name,
         )
-        if v2 and not request.batch:
+        if request.reply:  # MQClientAPIImpl.sendMessage: by the message's MSG_TYPE
+            code: int = RequestCode.SEND_REPLY_MESSAGE_V2 if v2 else RequestCode.SEND_REPLY_MESSAGE
+        elif v2 and not request.batch:
             code = _SEND_CODE_V2
         else:
             code = SendMessageRequestHeader.request_code_for(v2, request.batch)
@@ -782,6 +847,8 @@ class AsyncProducer:
         header = SendMessageResponseHeader.from_command(response)
         if header.queue_id != mq.queue_id:
             mq = MessageQueue(mq.topic, mq.broker_name, header.queue_id)
+        if self._ns:
+            mq = self._ns.unwrap_queue(mq)
         return _new_send_result(
             status,
             header.batch_uniq_id or uniq,

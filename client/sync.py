@@ -48,7 +48,9 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, over
 from .codec.errors import ClientError, RequestTimeoutError, ServiceStateError
 
 from .instance import ServiceState
-from .producer import AsyncProducer
+from .codec.store import MessageExt
+from .producer import AsyncProducer, MessageQueueSelector
+from .types import Message, MessageQueue
 
 __all__ = ["Producer", "BlockingFacade", "blocking", "blocking_call", "BACKSTOP_SLACK"]
 
@@ -379,6 +381,24 @@ class Producer(BlockingFacade[AsyncProducer]):
         return self._core
 
     send = blocking(AsyncProducer.send)
+
+    def request(
+        self,
+        msg: Message,
+        timeout: float = 3.0,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> MessageExt:
+        """Send ``msg`` as a request and return the reply; see
+        :meth:`AsyncProducer.request`."""
+        # written out rather than blocking(): the backstop must follow a positional timeout too
+        backstop = float(timeout) + BACKSTOP_SLACK if isinstance(timeout, (int, float)) and timeout > 0 else None
+        return self._run(
+            self._core.request(msg, timeout, queue=queue, selector=selector, arg=arg), backstop, "request"
+        )
+
     send_oneway = blocking(AsyncProducer.send_oneway)
     send_batch = blocking(AsyncProducer.send_batch)
     fetch_publish_queues = blocking(AsyncProducer.fetch_publish_queues)

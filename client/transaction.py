@@ -154,7 +154,9 @@ class AsyncTransactionProducer(AsyncProducer):
             result = await producer.send_in_transaction(Message("Orders", b"..."), arg=order)
             print(result.local_transaction_state)
 
-    Every other option is :class:`AsyncProducer`'s; ordinary sends work too.
+    Every other option is :class:`AsyncProducer`'s (``namespace`` too:
+    ``PGROUP`` names the wire group, the checker sees the bare topic);
+    ordinary sends work too.
     """
 
     def __init__(
@@ -287,7 +289,9 @@ class AsyncTransactionProducer(AsyncProducer):
         state = LocalTransactionState.UNKNOW
         error: BaseException | None = None
         try:
-            state = _as_state(await _call(self.check_local_transaction, msg), "check_local_transaction")
+            # the checker sees the bare topic (ClientRemotingProcessor.checkTransactionState)
+            shown = self._ns.unwrap_message(msg)
+            state = _as_state(await _call(self.check_local_transaction, shown), "check_local_transaction")
         except Exception as exc:
             log.error("check_local_transaction raised for %s; answering UNKNOW: %s", msg.msg_id, exc, exc_info=True)
             error = exc

@@ -70,6 +70,7 @@ from .message import (
     decode_properties,
     decompress_body,
     encode_batch,
+    encode_batch_record,
     encode_properties,
     new_message_id,
     parse_offset_msg_id,
@@ -156,6 +157,7 @@ __all__ = [
     "parse_offset_msg_id",
     "BatchEntry",
     "encode_batch",
+    "encode_batch_record",
     "decode_batch",
     # subscriptions (namespaces: see codec.namespace)
     "build_subscription",

@@ -42,6 +42,7 @@ __all__ = [
     "RemotingError",
     "ConnectError",
     "RequestTimeoutError",
+    "ReplyTimeoutError",
     "ConnectionClosedError",
     "NoRouteError",
     "BrokerError",
@@ -186,6 +187,24 @@ class ConnectError(RemotingError, ConnectionError):
 
 class RequestTimeoutError(RemotingError, TimeoutError):
     """No response arrived within the request's timeout."""
+
+
+class ReplyTimeoutError(RequestTimeoutError):
+    """A request-reply request (``request()``) was sent, but no reply came
+    back within its timeout (Java's ``RequestTimeoutException``).
+
+    ``correlation_id`` is the request's ``CORRELATION_ID``, ``topic`` its
+    topic, ``timeout`` the seconds waited.  Not retriable: the request was
+    delivered, and sending it again would ask the replier a second time.
+    """
+
+    retriable = False
+
+    def __init__(self, message: str, *, correlation_id: str = "", topic: str = "", timeout: float = 0.0) -> None:
+        super().__init__(message)
+        self.correlation_id = correlation_id
+        self.topic = topic
+        self.timeout = timeout
 
 
 class ConnectionClosedError(RemotingError, ConnectionError):

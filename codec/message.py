@@ -140,6 +140,7 @@ __all__ = [
     "BATCH_RECORD_FIXED_SIZE",
     "BatchEntry",
     "encode_batch",
+    "encode_batch_record",
     "decode_batch",
     # names
     "TOPIC_MAX_LENGTH",
@@ -703,21 +704,36 @@ def encode_batch(entries: Sequence[BatchEntry]) -> bytes:
     :class:`EncodeError` for a flag outside int32, a body over 2 GiB or
     properties over 32767 UTF-8 bytes.
     """
-    build = _BATCH_CODEC.build_bytes
     parts: list[bytes] = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, BatchEntry):
             raise TypeError(f"batch entry {index} must be a BatchEntry, not {type(entry).__name__}")
         body = _bytes_like(entry.body, f"batch entry {index} body")
-        props = encode_properties(entry.properties).encode("utf-8")
-        if len(props) > MAX_PROPERTIES_SIZE:
-            raise EncodeError(f"batch entry {index}: properties are {len(props)} bytes, over {MAX_PROPERTIES_SIZE}")
-        if not isinstance(entry.flag, int) or not -(2**31) <= entry.flag < 2**31:
-            raise EncodeError(f"batch entry {index}: flag must be a 32-bit integer, not {entry.flag!r}")
-        if BATCH_RECORD_FIXED_SIZE + len(body) + len(props) > 2**31 - 1:
-            raise EncodeError(f"batch entry {index}: record of {len(body)} body bytes does not fit TOTALSIZE")
-        parts.append(build({"flag": entry.flag, "body": body, "properties": props}))
+        parts.append(encode_batch_record(body, encode_properties(entry.properties), entry.flag, index=index))
     return b"".join(parts)
+
+
+def encode_batch_record(body: bytes, properties: str, flag: int = 0, *, index: int = 0) -> bytes:
+    """One record of :func:`encode_batch`, its properties already encoded
+    (as :func:`encode_properties` makes them).
+
+    For a producer that builds the properties text itself (a cached prefix
+    plus the UNIQ_KEY): the same bytes and errors as ``encode_batch`` for
+    entry number ``index``, without a :class:`BatchEntry` and a properties
+    dict per message.
+    """
+    body = _bytes_like(body, f"batch entry {index} body")
+    try:
+        props = properties.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EncodeError(f"properties are not encodable as UTF-8 ({exc.reason})") from None
+    if len(props) > MAX_PROPERTIES_SIZE:
+        raise EncodeError(f"batch entry {index}: properties are {len(props)} bytes, over {MAX_PROPERTIES_SIZE}")
+    if not isinstance(flag, int) or not -(2**31) <= flag < 2**31:
+        raise EncodeError(f"batch entry {index}: flag must be a 32-bit integer, not {flag!r}")
+    if BATCH_RECORD_FIXED_SIZE + len(body) + len(props) > 2**31 - 1:
+        raise EncodeError(f"batch entry {index}: record of {len(body)} body bytes does not fit TOTALSIZE")
+    return _BATCH_CODEC.build_bytes({"flag": flag, "body": body, "properties": props})
 
 
 def _explain_record(data: bytes, start: int, total: int) -> str:

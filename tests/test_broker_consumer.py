@@ -53,7 +53,9 @@ async def test_a_pull_returns_the_stored_records_and_where_to_pull_next(broker: 
     assert [m.commit_log_offset for m in messages] == [s.commitlog_offset for s in stored]
     assert [m.offset_msg_id for m in messages] == [s.offset_msg_id for s in stored]
     assert [m.store_size for m in messages] == [s.record_size for s in stored]
-    assert messages[0].properties == {"WAIT": "true", "TAGS": "TagA", "KEYS": "k0", "UNIQ_KEY": "U0", "color": "red"}
+    assert messages[0].properties == {
+        "WAIT": "true", "TAGS": "TagA", "KEYS": "k0", "UNIQ_KEY": "U0", "color": "red", "CLUSTER": "DefaultCluster"
+    }
     assert (messages[1].tags, messages[1].keys, messages[1].msg_id) == ("TagB", "k1", "U1")
     assert messages[0].store_host == stored[0].store_host and messages[0].born_host == stored[0].born_host
     assert messages[0].store_timestamp == stored[0].store_timestamp

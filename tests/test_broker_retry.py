@@ -61,6 +61,7 @@ async def test_a_message_sent_back_comes_again_from_the_retry_topic_after_its_de
         "TAGS": "TagA",
         "KEYS": "retry-0",
         "UNIQ_KEY": "U0",
+        "CLUSTER": "DefaultCluster",  # the broker's, kept from the original as Java's send-back does
         "RETRY_TOPIC": "T",
         "DELAY": "3",
         "ORIGIN_MESSAGE_ID": original.offset_msg_id,

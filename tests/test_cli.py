@@ -299,6 +299,23 @@ def test_serve_closes_idle_connections_and_caps_unfinished_frames_by_default(
     assert f"idle timeout {f'{idle:g} s' if idle else 'off'}" in out
 
 
+@pytest.mark.parametrize("flags, messages, size", [
+    ((), 100_000, 64 * 1024 * 1024),
+    (("--max-queue-messages", "10", "--max-queue-bytes", "4096"), 10, 4096),
+    (("--max-queue-messages", "0", "--max-queue-bytes", "0"), None, None),
+])
+def test_serve_retains_a_bounded_number_of_messages_per_queue_by_default(
+        flags: tuple[str, ...], messages: int | None, size: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("serve installs its signal handlers only in the main thread")
+    _SpyBroker.made = []
+    monkeypatch.setattr(rmqwire.testing, "LocalBroker", _SpyBroker)
+    code, out, _ = run_cli("serve", "--namesrv-port", "0", "--broker-port", "0", *flags)
+    assert code == 0 and out.splitlines()[-1] == "stopped"
+    [made] = _SpyBroker.made
+    assert (made["max_queue_messages"], made["max_queue_bytes"]) == (messages, size)
+
+
 @pytest.mark.parametrize("flags, fragment", [
     (("--idle-timeout", "-1"), "seconds must be positive"),
     (("--idle-timeout", "soon"), "seconds must be a number"),

@@ -364,7 +364,7 @@ async def test_v1_v2_and_batch_sends_are_stored_with_offsets_and_msg_ids(broker:
     assert [m.request_code for m in stored] == [10, 310, 320, 320, 310]
     assert [m.flag for m in stored] == [0, 0, 0, 5, 0]
     assert stored[0].tags == "A" and stored[1].keys == "k1 k2" and stored[1].delay_level == 3
-    assert stored[3].properties == {"UNIQ_KEY": "B2", "KEYS": "kb"}
+    assert stored[3].properties == {"UNIQ_KEY": "B2", "KEYS": "kb", "CLUSTER": "DefaultCluster"}
     assert all(m.producer_group == "PG_TEST" and m.broker_name == "broker-a" for m in stored)
     assert stored[2].batch and not stored[0].batch
 

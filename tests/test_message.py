@@ -47,6 +47,7 @@ from rmqwire.codec.message import (
     decode_properties,
     decompress_body,
     encode_batch,
+    encode_batch_record,
     encode_properties,
     new_message_id,
     parse_offset_msg_id,
@@ -574,6 +575,27 @@ def test_encode_rejects_what_the_record_cannot_hold() -> None:
     with pytest.raises(EncodeError):
         encode_batch([BatchEntry(b"x", {"k\x01": "v"})])
 
+
+
+def test_a_record_from_encoded_properties_is_the_entry_record() -> None:
+    # encode_batch_record is what the producer writes a batch with: the same bytes
+    # as encode_batch on the entries, record by record
+    assert b"".join(
+        encode_batch_record(e.body, encode_properties(e.properties), e.flag, index=i) for i, e in enumerate(EXAMPLE4_ENTRIES)
+    ) == EXAMPLE4_BODY
+    assert encode_batch_record(bytearray(b"ab"), "") == encode_batch([BatchEntry(b"ab", {})])
+
+
+def test_a_record_from_encoded_properties_rejects_what_encode_batch_rejects() -> None:
+    with pytest.raises(EncodeError, match="batch entry 3: properties are 32768 bytes"):
+        encode_batch_record(b"x", "k\x01" + "v" * 32765 + "\x02", index=3)
+    encode_batch_record(b"x", "k\x01" + "v" * 32764 + "\x02")
+    with pytest.raises(EncodeError, match="batch entry 0: flag must be a 32-bit integer"):
+        encode_batch_record(b"x", "", 2**31)
+    with pytest.raises(EncodeError, match="UTF-8"):
+        encode_batch_record(b"x", "k\x01\ud800\x02")
+    with pytest.raises(TypeError, match="batch entry 2 body must be bytes"):
+        encode_batch_record("x", "", index=2)  # type: ignore[arg-type]
 
 batch_entries = st.lists(
     st.builds(

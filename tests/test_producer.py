@@ -96,6 +96,29 @@ def test_whole_workflow_stores_exactly_what_was_sent() -> None:
     run(scenario, delay_scale=0.01)  # the delayed send comes out of SCHEDULE_TOPIC_XXXX in 0.1 s
 
 
+
+def test_a_batch_of_plain_and_dressed_messages_stores_each_ones_properties() -> None:
+    # plain messages take the cached-prefix path, the others encode their own dict
+    async def scenario(broker: LocalBroker) -> None:
+        async with producer_for(broker) as producer:
+            batch = [
+                Message("BatchMix", b"plain"),
+                Message("BatchMix", b"tagged", tags="TagA"),
+                Message("BatchMix", b"keyed", keys=["k1", "k2"], flag=7),
+                Message("BatchMix", b"dressed", tags="TagB", properties={"color": "red"}),
+                Message("BatchMix", b"tagged again", tags="TagA"),
+            ]
+            result = await producer.send_batch(batch)
+        by_body = {m.payload: m for m in broker.messages("BatchMix")}
+        assert [by_body[m.body].uniq_key for m in batch] == result.msg_id.split(",")
+        for msg in batch:
+            stored = by_body[msg.body]
+            want = dict(msg.wire_properties(), UNIQ_KEY=stored.uniq_key)
+            assert {k: v for k, v in stored.properties.items() if k in want} == want
+        assert by_body[b"keyed"].keys == "k1 k2" and by_body[b"dressed"].properties["color"] == "red"
+
+    run(scenario)
+
 def test_oneway_send_sets_the_oneway_flag_and_gets_no_reply() -> None:
     async def scenario(broker: LocalBroker) -> None:
         async with producer_for(broker) as producer:

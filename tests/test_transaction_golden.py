@@ -124,7 +124,9 @@ def test_half_messages_are_answered_as_the_java_broker_answers_them() -> None:
             assert [m.offset_msg_id for m in halves] == [a.ext_fields["msgId"] for a in answers]
             for half, seq in zip(halves, (9, 12, 15)):
                 sent = decode_properties(golden_cmd(seq).ext_fields["i"])
-                assert half.properties == {**sent, "REAL_TOPIC": TOPIC, "REAL_QID": golden_cmd(seq).ext_fields["e"]}
+                assert half.properties == {
+                    **sent, "CLUSTER": "DefaultCluster", "REAL_TOPIC": TOPIC, "REAL_QID": golden_cmd(seq).ext_fields["e"]
+                }
                 assert half.sys_flag == 0 and golden_cmd(seq).ext_fields["f"] == "4"
             assert broker.messages(TOPIC) == []
             await client.close()
@@ -149,7 +151,7 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             assert committed.keys == "tx-commit" and committed.queue_id == java.queue_id == 2
             assert committed.sys_flag == java.sys_flag == 8
             assert committed.prepared_transaction_offset == half.commitlog_offset
-            assert set(committed.properties) == set(java.properties) - {"CLUSTER"}
+            assert set(committed.properties) == set(java.properties)
             assert committed.properties["TRAN_MSG"] == "true" and committed.properties["REAL_TOPIC"] == TOPIC
 
             # the check-back round: only tx-unknown is asked about
@@ -174,7 +176,7 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             for name in ("topic", "queue_id", "queue_offset", "sys_flag", "flag", "body", "reconsume_times", "prepared_transaction_offset", "body_crc"):
                 assert getattr(ours, name) == getattr(theirs, name), name
             assert ours.commit_log_offset == copy.commitlog_offset
-            assert ours.properties == {k: v for k, v in theirs.properties.items() if k != "CLUSTER"}
+            assert ours.properties == theirs.properties
 
             # the Java client's answer (seq 21): commit
             answer = golden_cmd(21)
@@ -184,7 +186,7 @@ def test_the_java_clients_transactions_end_as_on_the_java_broker() -> None:
             later = broker.messages(TOPIC)[1]
             java_later = parse_record(golden_cmd(254).body)
             assert later.keys == "tx-unknown" and later.sys_flag == java_later.sys_flag == 8
-            assert set(later.properties) == set(java_later.properties) - {"CLUSTER"}
+            assert set(later.properties) == set(java_later.properties)
             assert later.properties["TRANSACTION_CHECK_TIMES"] == "1"
             assert later.prepared_transaction_offset == copy.commitlog_offset
 
@@ -234,7 +236,7 @@ def test_a_pull_reads_what_the_java_consumer_pulled() -> None:
                 ours, java = found[queue_id], parse_record(golden_cmd(java_seq).body)
                 for name in ("topic", "queue_id", "queue_offset", "sys_flag", "flag", "body", "reconsume_times", "body_crc"):
                     assert getattr(ours, name) == getattr(java, name), (queue_id, name)
-                assert set(ours.properties) == set(java.properties) - {"CLUSTER"}
+                assert set(ours.properties) == set(java.properties)
                 [stored] = [m for m in broker.messages(TOPIC) if m.keys == ours.keys]
                 assert ours.prepared_transaction_offset == stored.prepared_transaction_offset
                 assert ours.commit_log_offset == stored.commitlog_offset

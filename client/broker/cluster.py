@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from ..codec.command import RemotingCommand
 from ..codec.errors import ConfigError, ConnectionClosedError, ServiceStateError
 from ..codec.message import AUTO_CREATE_TOPIC_KEY_TOPIC
+from ..request_reply import reply_topic
 from .client_manager import ClientManager
-from .config import NAMESRV, ClusterConfig
+from .config import CLUSTER_NAME, NAMESRV, ClusterConfig
 from .controller import BrokerController
 from .dispatch import RequestPipeline
 from .faults import Fault
@@ -96,6 +97,8 @@ class EmbeddedCluster:
             self.topics.create(AUTO_CREATE_TOPIC_KEY_TOPIC, config.queues, perm=PERM_RWX)
         for topic in config.topics:
             self.topics.create(topic, config.queues)
+        # TopicConfigManager: every broker has its cluster's reply topic, one queue
+        self.topics.create(reply_topic(CLUSTER_NAME), 1)
         try:
             await self.namesrv.listener.listen(config.host, self.ssl)
             for broker in self.brokers.values():

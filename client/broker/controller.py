@@ -40,6 +40,7 @@ from .processors import (
     ConsumerSendMsgBackProcessor,
     EndTransactionProcessor,
     PullMessageProcessor,
+    ReplyMessageProcessor,
     SendMessageProcessor,
 )
 from .processors.transaction import check_transaction_state_request
@@ -142,6 +143,9 @@ class BrokerController:
         self.pull.register(self.registry)
         self.store.add_arrival_listener(self._message_arrived)
         EndTransactionProcessor(self).register(self.registry)
+        #: SEND_REPLY_MESSAGE(_V2); ``reply.store_reply_message`` is ``storeReplyMessageEnable``
+        self.reply = ReplyMessageProcessor(self)
+        self.reply.register(self.registry)
         self.dispatcher = Dispatcher("broker", name, self.registry, pipeline)
         self.dispatcher.close_hooks.append(self._channel_closed)
         self.dispatcher.client_of = clients.client_of

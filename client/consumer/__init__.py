@@ -12,6 +12,8 @@ and their helpers, one module per job:
 * :mod:`.consume`: the listener runs and acknowledgements (``ConsumeMessageConcurrentlyService``);
 * :mod:`.process_queue`: the in-flight messages of one queue;
 * :mod:`.offset_store`: where offsets live (the broker, or a local file);
+* :mod:`.consume_orderly`, :mod:`.orderly_queue`, :mod:`.locks`: orderly
+  consumption, its process queue, and the queue locks on the brokers;
 * :mod:`.broker_api`: the consumer's other requests to brokers;
 * :mod:`.admin`: the answers to operators (GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY);
 * :mod:`.stats`: the pull and consume rates those answers report;

@@ -19,6 +19,7 @@ from ..codec.enums import LanguageCode, SerializeType
 from ..codec.errors import ConfigError
 from ..codec.message import local_ipv4
 from ..instance import ClientConfig
+from ..namespacing import Namespace, resolve_namespace
 from ..transport import FrameObserver, parse_addr
 
 __all__ = ["ClientOptions", "parse_namesrv"]
@@ -61,6 +62,8 @@ class ClientOptions:
     credentials: Credentials | None = None
     ssl: _ssl.SSLContext | bool | None = None
     trace: FrameObserver | None = field(default=None, compare=False)
+    #: None: the ``NAMESPACE`` environment variable; ``""``: no namespace
+    namespace: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("request_timeout", "heartbeat_interval", "poll_name_server_interval",
@@ -75,6 +78,8 @@ class ClientOptions:
             self.namesrv_domain_subgroup or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN_SUBGROUP") or "nsaddr"
         )
         self.serialize_type = SerializeType(self.serialize_type)
+        self.namespace = resolve_namespace(self.namespace, self.namesrv_addr)
+        self.ns = Namespace(self.namespace)
         if self.ssl is True:
             self.ssl = _ssl.create_default_context()
 

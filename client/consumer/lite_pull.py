@@ -96,6 +96,11 @@ class AsyncLitePullConsumer:
 
     ``subscribe`` before ``start`` (or ``assign`` any time); then ``await
     poll(timeout)`` returns the next batch (``[]`` when none came in time).
+
+    With a ``namespace`` (default: the ``NAMESPACE`` environment variable;
+    ``""``: none) the group and topics go on the wire as ``namespace%name``;
+    the queues and messages this consumer takes and returns carry the bare
+    topic.
     """
 
     consume_type = ConsumeType.CONSUME_ACTIVELY
@@ -132,9 +137,11 @@ class AsyncLitePullConsumer:
                             ("consume_max_span", consume_max_span)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive int, not {value!r}")
-        self.group_name = group
         self.state = ServiceState.CREATE_JUST
         self._client = ClientOptions(namesrv_addr=namesrv_addr, **client_options)
+        self._ns = self._client.ns
+        #: the group as it goes on the wire (``namespace%group`` in a namespace)
+        self.group_name = self._ns.wrap(group)
         self.message_model = MessageModel(message_model)
         self.consume_from_where = ConsumeFromWhere(consume_from_where)
         self.consume_timestamp = consume_timestamp or default_consume_timestamp()
@@ -197,6 +204,11 @@ class AsyncLitePullConsumer:
         return self._client.client_id
 
     @property
+    def namespace(self) -> str:
+        """The namespace (``""``: none): ``namespace=``, else ``NAMESPACE``."""
+        return self._ns.name
+
+    @property
     def instance(self) -> ClientInstance:
         if self._instance is None:
             raise ServiceStateError("the consumer has not been started")
@@ -215,7 +227,7 @@ class AsyncLitePullConsumer:
 
     def assignment(self) -> set[MessageQueue]:
         """The queues this consumer pulls now."""
-        return set(self._assigned)
+        return set(self._ns.unwrap_queues(self._assigned))
 
     @property
     def buffered(self) -> int:
@@ -228,6 +240,7 @@ class AsyncLitePullConsumer:
         if self._mode == "assign":
             raise ConsumerError("Subscribe and assign are mutually exclusive.")
         validate_topic(topic)
+        topic = self._ns.wrap_topic(topic)
         self._mode = "subscribe"
         self._subscriptions[topic] = build_subscription(topic, expression)
         if self.state is ServiceState.RUNNING:
@@ -235,6 +248,7 @@ class AsyncLitePullConsumer:
 
     def unsubscribe(self, topic: str) -> None:
         """Stop consuming ``topic``."""
+        topic = self._ns.wrap(topic)
         self._subscriptions.pop(topic, None)
         for mq in [mq for mq in self._assigned if mq.topic == topic]:
             self._drop(mq)
@@ -243,7 +257,7 @@ class AsyncLitePullConsumer:
         """Consume exactly ``queues`` (no rebalance); replaces an earlier assignment."""
         if self._mode == "subscribe":
             raise ConsumerError("Subscribe and assign are mutually exclusive.")
-        wanted = set(queues)
+        wanted = set(self._ns.wrap_queues(queues))
         if not wanted:
             raise ConsumerError("Message queues can not be null or empty.")
         self._mode = "assign"
@@ -375,7 +389,7 @@ class AsyncLitePullConsumer:
                 offset = state.pq.remove_messages(batch.msgs)
                 if offset >= 0:
                     state.consume_offset = offset
-                return batch.msgs
+                return self._ns.unwrap_messages(batch.msgs)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
@@ -392,7 +406,9 @@ class AsyncLitePullConsumer:
         """Commit the consume offsets (or the given ``offsets``) and persist
         them now (Java 4.9 persists clustering offsets only in its 5 s task)."""
         store = self.offset_store
-        if offsets is None:
+        if offsets is not None:
+            offsets = {self._ns.wrap_queue(mq): offset for mq, offset in offsets.items()}
+        else:
             offsets = {mq: s.consume_offset for mq, s in self._assigned.items() if s.consume_offset != -1 and not s.pq.dropped}
         for mq, offset in offsets.items():
             store.update_offset(mq, offset, False)
@@ -401,10 +417,11 @@ class AsyncLitePullConsumer:
 
     async def committed(self, mq: MessageQueue) -> int:
         """The offset the broker (or the local file) holds for ``mq``; -1 if none."""
-        return await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_STORE)
+        return await self.offset_store.read_offset(self._ns.wrap_queue(mq), ReadOffsetType.READ_FROM_STORE)
 
     async def seek(self, mq: MessageQueue, offset: int) -> None:
         """Pull ``mq`` from ``offset`` next; between its min and max offset."""
+        mq = self._ns.wrap_queue(mq)
         state = self._assigned.get(mq)
         if state is None:
             raise ConsumerError(f"The message queue is not in assigned list, message queue: {mq}")
@@ -424,22 +441,22 @@ class AsyncLitePullConsumer:
     async def seek_to_begin(self, mq: MessageQueue) -> None:
         """Seek ``mq`` to its min offset."""
         assert self._api is not None
-        await self.seek(mq, await self._api.min_offset(mq))
+        await self.seek(mq, await self._api.min_offset(self._ns.wrap_queue(mq)))
 
     async def seek_to_end(self, mq: MessageQueue) -> None:
         """Seek ``mq`` to its max offset (only new messages)."""
         assert self._api is not None
-        await self.seek(mq, await self._api.max_offset(mq))
+        await self.seek(mq, await self._api.max_offset(self._ns.wrap_queue(mq)))
 
     def pause(self, queues: Iterable[MessageQueue]) -> None:
         """Stop pulling these queues (what is buffered can still be polled)."""
-        for mq in queues:
+        for mq in self._ns.wrap_queues(queues):
             if mq in self._assigned:
                 self._assigned[mq].paused = True
 
     def resume(self, queues: Iterable[MessageQueue]) -> None:
         """Pull these queues again."""
-        for mq in queues:
+        for mq in self._ns.wrap_queues(queues):
             if mq in self._assigned:
                 self._assigned[mq].paused = False
 
@@ -470,7 +487,8 @@ class AsyncLitePullConsumer:
     async def message_queue_changed(self, topic: str, mq_all: set[MessageQueue], mq_divided: set[MessageQueue]) -> None:
         if self.message_queue_listener is not None:
             try:
-                self.message_queue_listener(topic, set(mq_all), set(mq_divided))
+                ns = self._ns
+                self.message_queue_listener(ns.unwrap(topic), set(ns.unwrap_queues(mq_all)), set(ns.unwrap_queues(mq_divided)))
             except Exception:
                 log.exception("message queue listener of %s raised", self.group_name)
 

@@ -19,6 +19,9 @@ messages or ``pull_threshold_size_for_queue`` MiB or spans more than
 and, if it was the instance's last member, shuts the instance down.
 
 Options: :class:`~.push_options.PushOptions` (times in seconds).
+``register_listener(fn, orderly=True)`` consumes orderly
+(:mod:`.consume_orderly`): queues are locked on the broker before they are
+pulled, and a queue given up at rebalance is unlocked.
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .broker_api import ConsumerApi
 from .client_options import ClientOptions
 from .consume import ConsumeService, Listener, retry_topic_of
+from .consume_orderly import ConsumeOrderlyService, orderly_pull_gate
+from .locks import QueueLocker
 from .offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
+from .orderly_queue import OrderlyProcessQueue
 from .process_queue import ProcessQueue
 from .push_options import PushOptions, default_consume_timestamp
 from .pull import BROKER_SUSPEND_MAX_TIME_MILLIS, CONSUMER_TIMEOUT_WHEN_SUSPEND, PullApi, PullStatus, build_pull_sys_flag
@@ -101,6 +107,12 @@ class AsyncPushConsumer:
     (and is logged).  A RECONSUME_LATER message comes back later from the
     group's retry topic with ``reconsume_times`` + 1, until
     ``max_reconsume_times`` (16), then goes to ``%DLQ%<group>``.
+
+    With a ``namespace`` (default: the ``NAMESPACE`` environment variable;
+    ``""``: none) the group, the subscribed topics and the retry topic go
+    on the wire as ``namespace%name`` (``%RETRY%namespace%group``), and the
+    listener sees the bare topics (Java's ``resetRetryAndNamespace``).
+    ``group`` is the wire name.
     """
 
     consume_type = ConsumeType.CONSUME_PASSIVELY
@@ -133,9 +145,11 @@ class AsyncPushConsumer:
         offset_store_dir: str | None = None,
         **client_options: Any,
     ) -> None:
-        self.group_name = group
         self.state = ServiceState.CREATE_JUST
         self._client = ClientOptions(namesrv_addr=namesrv_addr, **client_options)
+        self._ns = self._client.ns
+        #: the group as it goes on the wire (``namespace%group`` in a namespace)
+        self.group_name = self._ns.wrap(group)
         self.options = PushOptions(
             message_model=message_model,
             consume_from_where=consume_from_where,
@@ -167,7 +181,8 @@ class AsyncPushConsumer:
         self._pull_api: PullApi | None = None
         self._offset_store: OffsetStore | None = None
         self._rebalance: RebalanceImpl | None = None
-        self._consume: ConsumeService | None = None
+        self._consume: ConsumeService | ConsumeOrderlyService | None = None
+        self._orderly = False
         self._pull_tasks: dict[MessageQueue, asyncio.Task[None]] = {}
         self._other_tasks: set[asyncio.Task[None]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
@@ -217,6 +232,11 @@ class AsyncPushConsumer:
         return self._client.client_id
 
     @property
+    def namespace(self) -> str:
+        """The namespace (``""``: none): ``namespace=``, else ``NAMESPACE``."""
+        return self._ns.name
+
+    @property
     def instance(self) -> ClientInstance:
         """The client instance this consumer is registered with (once started)."""
         if self._instance is None:
@@ -231,11 +251,12 @@ class AsyncPushConsumer:
 
     @property
     def process_queues(self) -> dict[MessageQueue, ProcessQueue[Any]]:
-        """The queues this member owns now and their in-flight messages (a copy)."""
-        return dict(self._rebalance.process_queue_table) if self._rebalance is not None else {}
+        """The queues this member owns now (bare topics) and their in-flight messages (a copy)."""
+        table = self._rebalance.process_queue_table if self._rebalance is not None else {}
+        return {self._ns.unwrap_queue(mq): pq for mq, pq in table.items()}
 
     @property
-    def consume_service(self) -> ConsumeService | None:
+    def consume_service(self) -> ConsumeService | ConsumeOrderlyService | None:
         return self._consume
 
     # -- configuration
@@ -246,23 +267,35 @@ class AsyncPushConsumer:
         from ..codec.message import validate_topic
 
         validate_topic(topic)
+        topic = self._ns.wrap_topic(topic)
         self._subscriptions[topic] = build_subscription(topic, expression)
         if self.state is ServiceState.RUNNING and self._instance is not None:
             self._spawn(self._after_subscription_change(topic))
 
     def unsubscribe(self, topic: str) -> None:
         """Stop consuming ``topic`` (its queues are dropped at the next rebalance)."""
-        self._subscriptions.pop(topic, None)
+        self._subscriptions.pop(self._ns.wrap(topic), None)
 
-    def register_listener(self, listener: F) -> F:
+    def register_listener(self, listener: F, *, orderly: bool = False) -> F:
         """Set the listener: ``async def listener(msgs) -> ConsumeStatus``.
-        Returns it unchanged, so it can be used as a decorator."""
+        Returns it unchanged, so it can be used as a decorator.
+
+        ``orderly=True`` consumes each queue in order, one batch at a time,
+        under a lock on the broker (Java's ``MessageListenerOrderly``, see
+        :mod:`.consume_orderly`); the listener then answers a
+        ``ConsumeOrderlyStatus`` (SUCCESS, SUSPEND_CURRENT_QUEUE_A_MOMENT)."""
         if not callable(listener):
             raise ConfigError("the listener must be callable")
         if not _is_async_callable(listener):
             raise ConfigError("AsyncPushConsumer needs an async listener (use PushConsumer for a plain function)")
         self._listener = listener
+        self._orderly = bool(orderly)
         return listener
+
+    @property
+    def orderly(self) -> bool:
+        """Whether the listener consumes orderly."""
+        return self._orderly
 
     # -- lifecycle
     async def start(self) -> None:
@@ -293,6 +326,17 @@ class AsyncPushConsumer:
             store = RemoteBrokerOffsetStore(api, self.group_name)
         store.load()
         self._api, self._pull_api, self._offset_store = api, PullApi(api), store
+        orderly: ConsumeOrderlyService | None = None
+        if self._orderly:
+            locker = QueueLocker(instance, self.group_name, self.client_id, lambda: self.process_queues)
+            orderly = ConsumeOrderlyService(
+                self.group_name, api, self._listener, store, locker,
+                message_model=opts.message_model,
+                consume_thread_min=opts.consume_thread_min,
+                consume_message_batch_max_size=opts.consume_message_batch_max_size,
+                suspend_current_queue_time_millis=opts.suspend_current_queue_time_millis,
+                max_reconsume_times=opts.max_reconsume_times,
+            )
         self._rebalance = RebalanceImpl(
             self.group_name,
             self.client_id,
@@ -304,11 +348,12 @@ class AsyncPushConsumer:
             listener=self,
             subscribed_topics=lambda: list(self._subscriptions),
             compute_offset=self._compute_pull_from_where,
+            new_process_queue=orderly.lock_new_queue if orderly is not None else None,
         )
-        self._consume = ConsumeService(
+        self._consume = orderly or ConsumeService(
             self.group_name,
             self,
-            self._listener,
+            self._ns.listener(self._listener),
             store,
             message_model=opts.message_model,
             consume_thread_min=opts.consume_thread_min,
@@ -333,6 +378,8 @@ class AsyncPushConsumer:
             self._reset_after_failed_start()
             raise
         self.state = ServiceState.RUNNING
+        if isinstance(self._consume, ConsumeOrderlyService):
+            self._consume.start()
         self._expiry_task = asyncio.get_running_loop().create_task(self._clean_expired_every())
         await instance.send_heartbeat_to_all_brokers()
         # the first heartbeat makes the broker create the group's retry topic:
@@ -447,6 +494,8 @@ class AsyncPushConsumer:
         assert self._offset_store is not None
         await self._offset_store.persist(mq)
         self._offset_store.remove_offset(mq)
+        if isinstance(self._consume, ConsumeOrderlyService):
+            return await self._consume.give_up(mq, pq)
         return True
 
     # -- ConsumeHost
@@ -490,7 +539,7 @@ class AsyncPushConsumer:
             return f"{pq.msg_count} cached messages > {opts.pull_threshold_for_queue}"
         if pq.msg_size // _MIB > opts.pull_threshold_size_for_queue:
             return f"{pq.msg_size // _MIB} MiB cached > {opts.pull_threshold_size_for_queue} MiB"
-        if pq.max_span > opts.consume_concurrently_max_span:
+        if not isinstance(pq, OrderlyProcessQueue) and pq.max_span > opts.consume_concurrently_max_span:
             return f"offset span {pq.max_span} > {opts.consume_concurrently_max_span}"
         return None
 
@@ -510,6 +559,11 @@ class AsyncPushConsumer:
                 flow_controlled += 1
                 await asyncio.sleep(PULL_DELAY_WHEN_FLOW_CONTROL)
                 continue
+            if self._orderly:
+                not_yet = await orderly_pull_gate(request, self._compute_pull_from_where)
+                if not_yet is not None:
+                    await asyncio.sleep(not_yet)
+                    continue
             sub = self._subscriptions.get(mq.topic)
             if sub is None:
                 await asyncio.sleep(PULL_DELAY_WHEN_EXCEPTION)
@@ -639,9 +693,10 @@ class PushConsumer(BlockingFacade[AsyncPushConsumer]):
     def client_id(self) -> str:
         return self.core.client_id
 
-    def register_listener(self, listener: F) -> F:
+    def register_listener(self, listener: F, *, orderly: bool = False) -> F:
         """Set the listener: ``def listener(msgs) -> ConsumeStatus``, called in
-        a worker thread.  Returns it unchanged (usable as a decorator)."""
+        a worker thread.  Returns it unchanged (usable as a decorator).
+        ``orderly=True``: see :meth:`AsyncPushConsumer.register_listener`."""
         if not callable(listener):
             raise ConfigError("the listener must be callable")
         if _is_async_callable(listener):
@@ -654,7 +709,7 @@ class PushConsumer(BlockingFacade[AsyncPushConsumer]):
             return await asyncio.get_running_loop().run_in_executor(pool, listener, msgs)
 
         in_worker.__qualname__ = getattr(listener, "__qualname__", "listener")
-        self._run_plain(lambda: self.core.register_listener(in_worker), "register_listener")
+        self._run_plain(lambda: self.core.register_listener(in_worker, orderly=orderly), "register_listener")
         return listener
 
     def start(self) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -176,6 +176,7 @@ class RebalanceImpl:
         listener: RebalanceListener,
         subscribed_topics: Callable[[], Collection[str]],
         compute_offset: Callable[[MessageQueue], Any],
+        new_process_queue: Callable[[MessageQueue], Awaitable[ProcessQueue[Any] | None]] | None = None,
     ) -> None:
         self.group = group
         self.client_id = client_id
@@ -188,6 +189,9 @@ class RebalanceImpl:
         self._subscribed_topics = subscribed_topics
         #: ``mq -> awaitable of the first offset`` (see compute_pull_from_where)
         self._compute_offset = compute_offset
+        #: ``mq -> awaitable of its new process queue, or None to skip it this
+        #: round`` (an orderly consumer locks the queue on the broker first)
+        self._new_process_queue = new_process_queue
         self.process_queue_table: dict[MessageQueue, ProcessQueue[Any]] = {}
         #: the read queues of each subscribed topic, from the routes
         self.topic_subscribe_info_table: dict[str, set[MessageQueue]] = {}
@@ -269,6 +273,11 @@ class RebalanceImpl:
         for mq in sort_queues(mq_set):
             if mq in self.process_queue_table:
                 continue
+            fresh: ProcessQueue[Any] | None = ProcessQueue()
+            if self._new_process_queue is not None:
+                fresh = await self._new_process_queue(mq)
+                if fresh is None:
+                    continue
             self.offset_store.remove_offset(mq)  # removeDirtyOffset
             try:
                 next_offset = await self._compute_offset(mq)
@@ -278,9 +287,8 @@ class RebalanceImpl:
             if next_offset < 0:
                 log.warning("no start offset for %s this round", mq)
                 continue
-            if mq in self.process_queue_table:  # taken meanwhile by a concurrent rebalance
+            if mq in self.process_queue_table or fresh is None:  # taken meanwhile by a concurrent rebalance
                 continue
-            fresh: ProcessQueue[Any] = ProcessQueue()
             self.process_queue_table[mq] = fresh
             requests.append(PullRequest(self.group, mq, fresh, next_offset))
             changed = True

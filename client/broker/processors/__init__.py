@@ -9,6 +9,7 @@ from .client_manage import ClientManageProcessor
 from .consumer_admin import ConsumerAdminProcessor
 from .consumer_manage import ConsumerManageProcessor
 from .pull import PullMessageProcessor
+from .reply import ReplyMessageProcessor
 from .send import SendMessageProcessor
 from .send_back import ConsumerSendMsgBackProcessor
 from .transaction import EndTransactionProcessor
@@ -21,5 +22,6 @@ __all__ = [
     "ConsumerSendMsgBackProcessor",
     "EndTransactionProcessor",
     "PullMessageProcessor",
+    "ReplyMessageProcessor",
     "SendMessageProcessor",
 ]

@@ -12,8 +12,11 @@ A prepared message (``TRAN_MSG`` true, not a batch) goes to the half queue
 instead (``TransactionalMessageService.prepareMessage``, see :mod:`..transaction`),
 or is refused when the broker rejects transaction messages.
 
-Where it knowingly differs from Java: stored properties are the ones sent
-(Java adds ``CLUSTER``); ``"batch":"1"`` (the C++ client's way) counts as a
+Stored properties are the ones sent plus ``CLUSTER`` (the cluster's name,
+which a replier needs: :func:`rmqwire.create_reply_message`), for a batch on
+every member.  Where it knowingly differs from Java: ``WAIT`` is kept (Java
+leaves it out of the stored string, and appends the batch's own properties
+to each member's); ``"batch":"1"`` (the C++ client's way) counts as a
 batch, as :mod:`codec.headers` reads it.
 """
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from ...codec.command import MQVersion, RemotingCommand
 from ...codec.enums import RequestCode, ResponseCode
@@ -30,6 +33,7 @@ from ...codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
 from ...codec.message import (
     MAX_PROPERTIES_SIZE,
     NOT_ALLOWED_SEND_TOPICS,
+    PROPERTY_CLUSTER,
     PROPERTY_DELAY_TIME_LEVEL,
     PROPERTY_MSG_REGION,
     PROPERTY_TRACE_SWITCH,
@@ -41,23 +45,30 @@ from ...codec.message import (
     decode_properties,
 )
 from ...codec.namespace import dlq_topic
-from ..config import FAQ_SUFFIX, REGION_ID
+from ..config import CLUSTER_NAME, FAQ_SUFFIX, REGION_ID
 from ..faults import ILLEGAL_REMARK
 from ..processor import ProcessorRegistry, RequestContext, reply
 from ..store import MessageDraft, properties_length, record_length
-from ..topics import PERM_RW
+from ..topics import PERM_RW, TopicConfig
 from .send_back import DLQ_NUMS_PER_GROUP, RETRY_MAX_TIMES
 
 if TYPE_CHECKING:
     from ..controller import BrokerController
 
-__all__ = ["SendMessageProcessor", "check_topic", "SEND_CODES"]
+__all__ = ["SendMessageProcessor", "Refusal", "check_topic", "msg_check", "SEND_CODES"]
 
 log = logging.getLogger(__name__)
 
 SEND_CODES: Final = (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
 #: What a 4.9 broker adds to every SEND answer, success or not.
 _EXTRAS: Final = {PROPERTY_MSG_REGION: REGION_ID, PROPERTY_TRACE_SWITCH: "true"}
+
+
+def _with_cluster(props: dict[str, str]) -> tuple[dict[str, str], int]:
+    """``putProperty(msgInner, PROPERTY_CLUSTER, brokerClusterName)``: the
+    properties to store and their size, as the record holds them (re-encoded)."""
+    stored = {**props, PROPERTY_CLUSTER: CLUSTER_NAME}
+    return stored, properties_length(stored)
 
 
 def check_topic(topic: str) -> tuple[int, str] | None:
@@ -69,6 +80,52 @@ def check_topic(topic: str) -> tuple[int, str] | None:
     if len(topic) > TOPIC_MAX_LENGTH:
         return ResponseCode.SYSTEM_ERROR, "The specified topic is longer than topic max length."
     return None
+
+
+class Refusal(NamedTuple):
+    """Why a send is refused: the response code and Java's remark."""
+
+    code: int
+    remark: str
+
+
+def msg_check(
+    broker: BrokerController, header: SendMessageRequestHeader, peer: str
+) -> tuple[TopicConfig, int] | Refusal:
+    """``AbstractSendMessageProcessor.msgCheck``, shared by sends and replies:
+    the topic's name, the forbidden topics, the topic's existence (created
+    from the default topic when the broker allows it) and the queue id
+    (negative: one at random).  Returns (topic config, queue id) or the
+    :class:`Refusal`."""
+    topic = header.topic
+    problem = check_topic(topic)
+    if problem is not None:
+        return Refusal(*problem)
+    if topic in NOT_ALLOWED_SEND_TOPICS:
+        return Refusal(ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
+    topic_config = broker.topics.get(broker.name, topic)
+    if topic_config is None:
+        config = broker.config
+        topic_config = broker.topics.create_in_send(
+            broker.name,
+            topic,
+            header.default_topic,
+            header.default_topic_queue_nums,
+            enabled=config.auto_create_topics,
+            scope=config.auto_create_scope,
+        )
+    if topic_config is None:
+        return Refusal(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{FAQ_SUFFIX}")
+    queue_id = header.queue_id
+    nums = topic_config.write_queue_nums
+    if queue_id >= nums:
+        return Refusal(
+            ResponseCode.SYSTEM_ERROR,
+            f"request queueId[{queue_id}] is illegal, {topic_config.describe()} Producer: {peer}",
+        )
+    if queue_id < 0:
+        queue_id = random.randrange(nums)
+    return topic_config, queue_id
 
 
 class SendMessageProcessor:
@@ -90,33 +147,10 @@ class SendMessageProcessor:
             log.debug("%s: send to %s refused (%d): %s", broker.name, topic, code, remark)
             return reply(cmd, code, remark, dict(_EXTRAS))
 
-        # AbstractSendMessageProcessor.msgCheck
-        problem = check_topic(topic)
-        if problem is not None:
-            return fail(*problem)
-        if topic in NOT_ALLOWED_SEND_TOPICS:
-            return fail(ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
-        topic_config = broker.topics.get(broker.name, topic)
-        if topic_config is None:
-            topic_config = broker.topics.create_in_send(
-                broker.name,
-                topic,
-                header.default_topic,
-                header.default_topic_queue_nums,
-                enabled=config.auto_create_topics,
-                scope=config.auto_create_scope,
-            )
-        if topic_config is None:
-            return fail(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{FAQ_SUFFIX}")
-        queue_id = header.queue_id
-        nums = topic_config.write_queue_nums
-        if queue_id >= nums:
-            return fail(
-                ResponseCode.SYSTEM_ERROR,
-                f"request queueId[{queue_id}] is illegal, {topic_config.describe()} Producer: {ctx.peer}",
-            )
-        if queue_id < 0:
-            queue_id = random.randrange(nums)
+        checked = msg_check(broker, header, ctx.peer)
+        if isinstance(checked, Refusal):
+            return fail(*checked)
+        topic_config, queue_id = checked
 
         body = cmd.body
         max_size = config.max_message_size
@@ -142,6 +176,7 @@ class SendMessageProcessor:
             store_topic, store_queue = self._retry_or_dlq(cmd, header, topic, queue_id, props_dict)
             # the record holds them re-encoded, as Java's setPropertiesString(messageProperties2String(...))
             entries = [(body, props_dict, properties_length(props_dict), header.flag)]
+        entries = [(entry_body, *_with_cluster(props), flag) for entry_body, props, _size, flag in entries]
         # DefaultMessageStore.checkMessage and CommitLog's size checks
         sys_flag = header.sys_flag
         for entry_body, _props, props_size, _flag in entries:
