@@ -247,6 +247,23 @@ def test_a_namespaced_consumer_gets_what_was_sent_in_its_namespace_with_the_bare
     run(main, topics=["T", "ns1%T"])
 
 
+def test_an_orderly_listener_in_a_namespace_gets_the_bare_topic_too() -> None:
+    async def main(broker: LocalBroker) -> None:
+        async with producer(broker, namespace=NS) as p:
+            for i in range(3):
+                await p.send(Message("T", b"o%d" % i), queue=MessageQueue("T", "broker-a", 0))
+        got = Collector()
+        consumer = AsyncPushConsumer("cg", namesrv_addr=broker.namesrv_addr, namespace=NS,
+                                     consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET)
+        consumer.subscribe("T", "*")
+        consumer.register_listener(got, orderly=True)
+        async with consumer:
+            await got.wait_for(3)
+        assert [(m.topic, m.body) for m in got.msgs] == [("T", b"o0"), ("T", b"o1"), ("T", b"o2")]
+
+    run(main, topics=["T", "ns1%T"])
+
+
 def test_a_retried_message_goes_through_the_namespaced_retry_topic_and_comes_back_bare() -> None:
     async def main(broker: LocalBroker) -> None:
         async with producer(broker, namespace=NS) as p:

@@ -330,7 +330,7 @@ class AsyncPushConsumer:
         if self._orderly:
             locker = QueueLocker(instance, self.group_name, self.client_id, lambda: self.process_queues)
             orderly = ConsumeOrderlyService(
-                self.group_name, api, self._listener, store, locker,
+                self.group_name, api, self._ns.listener(self._listener), store, locker,
                 message_model=opts.message_model,
                 consume_thread_min=opts.consume_thread_min,
                 consume_message_batch_max_size=opts.consume_message_batch_max_size,
