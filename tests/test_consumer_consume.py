@@ -325,3 +325,16 @@ def test_shutdown_forgets_a_retry_still_waiting_for_its_delay() -> None:
         assert service.pending == 0 and attempts == 1 and pq.msg_count == 1
 
     asyncio.run(main())
+
+
+def test_an_empty_batch_is_no_request() -> None:
+    async def main() -> None:
+        async def listener(msgs: list[Any]) -> ConsumeStatus:
+            raise AssertionError("called with nothing")
+
+        service, host, store, pq = setup(listener)
+        service.submit([], pq, MQ)
+        assert service.pending == 0
+        await service.shutdown()
+
+    asyncio.run(main())

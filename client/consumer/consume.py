@@ -10,10 +10,10 @@ most that many listeners run at once (Java's pool: that many core threads
 and an unbounded queue).  A worker lets the event loop poll its sockets
 between two requests: a pull response is then handled (and the next pull
 sent) after at most one request per worker, not after the whole backlog,
-as Java's pull thread does not wait for the consume threads.  Before the listener sees a message
-from the retry topic its topic is restored from ``RETRY_TOPIC``.  A listener
-that raises, returns something else than a :class:`ConsumeStatus`, or
-answers RECONSUME_LATER fails the whole batch.  In clustering a failed
+as Java's pull thread does not wait for the consume threads.  Before the
+listener sees a message from the retry topic its topic is restored from
+``RETRY_TOPIC``.  A listener that raises, returns something else than a
+:class:`ConsumeStatus`, or answers RECONSUME_LATER fails the whole batch.  In clustering a failed
 message is sent back to the broker (CONSUMER_SEND_MSG_BACK, delay level 0:
 the broker picks 3 + reconsume times), which puts it into the group's retry
 topic; if that fails too (the host falls back to re-sending it itself), the
@@ -136,7 +136,7 @@ class ConsumeService:
         if self.stopped:
             return
         size = self.batch_size
-        if len(msgs) <= size:
+        if 0 < len(msgs) <= size:
             self._enqueue(_Request(list(msgs), pq, mq))
             return
         for start in range(0, len(msgs), size):
