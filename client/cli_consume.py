@@ -84,15 +84,20 @@ class ConsumeStats:
         return self.count
 
     def summary(self, now: float | None = None) -> str:
-        """``N messages consumed in S s: R msgs/s, from Q queues``."""
+        """``N messages consumed in S s[: R msgs/s], from Q queues``.
+
+        The rate counts the ``N - 1`` intervals between the first and the
+        last arrival; with fewer than two messages (or all in one instant)
+        there is no rate to tell."""
         elapsed = (time.monotonic() if now is None else now) - self.started
         noun = "message" if self.count == 1 else "messages"
         text = f"{self.count} {noun} consumed in {elapsed:.2f} s"
         if self.count and self.first is not None and self.last is not None:
             span = self.last - self.first
-            rate = self.count / span if span > 0 else float(self.count)
+            parts = [f"{(self.count - 1) / span:.0f} msgs/s"] if self.count >= 2 and span > 0 else []
             queues = len(self.queues)
-            text += f": {rate:.0f} msgs/s, from {queues} queue{'s' if queues != 1 else ''}"
+            parts.append(f"from {queues} queue{'s' if queues != 1 else ''}")
+            text += ": " + ", ".join(parts)
         return text
 
 

@@ -57,6 +57,7 @@ from .codec.headers import GetRouteInfoRequestHeader, UnregisterClientRequestHea
 from .codec.message import CLIENT_INNER_PRODUCER_GROUP
 
 from .brokers import BrokerTable, FindBrokerResult
+from .aiotools import stop_tasks, wait_for
 from .config import ClientConfig, ServiceState
 from .inner import ConsumerInner, Processor, ProducerInner
 from .namesrv import NamesrvChooser, fetch_namesrv_addr, missing_namesrv_error
@@ -111,6 +112,9 @@ class ClientInstance:
         # (shutdown itself still connects to unregister before that)
         self._may_connect = True
         self._tasks: list[asyncio.Task[None]] = []
+        #: how long shutdown waits for a cancelled task before cancelling it
+        #: again, then leaving it behind (see :func:`.aiotools.stop_tasks`)
+        self.task_stop_timeout = 5.0
         self._request_tasks: set[asyncio.Task[None]] = set()
         self._heartbeat_lock = asyncio.Lock()
         self._rebalance_wakeup = asyncio.Event()
@@ -255,16 +259,18 @@ class ClientInstance:
         config = self.config
         # Java polls routes 10 ms after start; our members fetch what they
         # need when they start, so the first poll waits a period.
-        self._spawn(self._every(config.poll_name_server_interval, self._refresh_routes))
-        self._spawn(self._every(config.heartbeat_interval, self._heartbeat_round, first=1.0))
-        self._spawn(self._every(config.persist_consumer_offset_interval, self.persist_all_consumer_offsets))
-        self._spawn(self._rebalance_service())
+        self._spawn(self._every(config.poll_name_server_interval, self._refresh_routes), "poll-routes")
+        self._spawn(self._every(config.heartbeat_interval, self._heartbeat_round, first=1.0), "heartbeat")
+        self._spawn(
+            self._every(config.persist_consumer_offset_interval, self.persist_all_consumer_offsets), "persist-offsets"
+        )
+        self._spawn(self._rebalance_service(), "rebalance-service")
         if not config.namesrv_addrs and config.namesrv_domain:
-            self._spawn(self._every(config.namesrv_lookup_interval, self._refresh_namesrv_addrs))
+            self._spawn(self._every(config.namesrv_lookup_interval, self._refresh_namesrv_addrs), "namesrv-lookup")
         self.state = ServiceState.RUNNING
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task: asyncio.Task[None] = self.loop.create_task(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task: asyncio.Task[None] = self.loop.create_task(coro, name=f"{self.client_id} {name}")
         self._tasks.append(task)
 
     async def _every(self, period: float, job: Callable[[], Awaitable[Any]], first: float | None = None) -> None:
@@ -334,11 +340,8 @@ class ClientInstance:
             return
         was_running = self.state is ServiceState.RUNNING
         self.state = ServiceState.SHUTDOWN_ALREADY
-        tasks = [*self._tasks, *self._request_tasks]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # bounded: a task that swallows its cancel must not hang shutdown
+        await stop_tasks([*self._tasks, *self._request_tasks], self.task_stop_timeout, f"client {self.client_id}")
         self._tasks.clear()
         self._request_tasks.clear()
         if was_running:
@@ -359,7 +362,7 @@ class ClientInstance:
             # peer's close_notify): a peer that stops reading must not hold
             # shutdown up forever, so abort after the connect timeout.
             try:
-                await asyncio.wait_for(conn.wait_closed(), self.config.connect_timeout)
+                await wait_for(conn.wait_closed(), self.config.connect_timeout)
             except asyncio.TimeoutError:
                 conn.abort()
                 await conn.wait_closed()

@@ -13,6 +13,7 @@ import asyncio
 import random
 
 from .codec.errors import ConfigError, ConnectError
+from .aiotools import wait_for
 from .transport import parse_addr
 
 __all__ = ["fetch_namesrv_addr", "NamesrvChooser", "missing_namesrv_error"]
@@ -33,12 +34,12 @@ async def fetch_namesrv_addr(domain: str, subgroup: str, timeout: float = 3.0) -
     host_port = domain if ":" in domain else f"{domain}:8080"
     host, port = parse_addr(host_port)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await wait_for(asyncio.open_connection(host, port), timeout, discard=lambda rw: rw[1].close())
     except (OSError, asyncio.TimeoutError) as exc:
         raise ConnectError(host_port, f"name server address lookup failed: {exc or 'timeout'}") from None
     try:
         writer.write(f"GET /rocketmq/{subgroup} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode("ascii"))
-        raw = await asyncio.wait_for(reader.read(65536), timeout)
+        raw = await wait_for(reader.read(65536), timeout)
     except (OSError, asyncio.TimeoutError) as exc:
         raise ConnectError(host_port, f"name server address lookup failed: {exc or 'timeout'}") from None
     finally:

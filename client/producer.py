@@ -62,6 +62,7 @@ from .codec.message import (
 from . import request_reply
 from .codec.store import MessageExt
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
+from .optioncheck import checked_options, enum_option
 from .namespacing import Namespace, resolve_namespace
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
 from .transport import FrameObserver, parse_addr
@@ -182,6 +183,7 @@ class _Options:
     fault_tracker: FaultTracker = field(default_factory=FaultTracker)
 
 
+@checked_options()
 class AsyncProducer:
     """A RocketMQ producer on asyncio.
 
@@ -300,7 +302,7 @@ class AsyncProducer:
         self._heartbeat_interval = float(heartbeat_interval)
         self._poll_interval = float(poll_name_server_interval)
         self._request_timeout = float(request_timeout)
-        self._serialize_type = SerializeType(serialize_type)
+        self._serialize_type = enum_option(SerializeType, "serialize_type", serialize_type)
         self._language = language
         self._credentials = credentials
         if ssl is True:

@@ -48,6 +48,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, over
 from .codec.errors import ClientError, RequestTimeoutError, ServiceStateError
 
 from .instance import ServiceState
+from .optioncheck import checked_options
 from .codec.store import MessageExt
 from .producer import AsyncProducer, MessageQueueSelector
 from .types import Message, MessageQueue
@@ -59,6 +60,9 @@ P = ParamSpec("P")
 
 #: seconds a blocking call waits beyond its own timeout before giving up on the loop thread
 BACKSTOP_SLACK = 5.0
+#: generous: the core's shutdown bounds its own steps (connect timeout,
+#: task stop timeout, await-termination); this only catches a wedged loop
+SHUTDOWN_TIMEOUT = 120.0
 
 
 class _AsyncService(Protocol):
@@ -185,11 +189,31 @@ class _Call(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
+def _awaiting(call: _Call[Any]) -> str:
+    """Where a call's coroutine is waiting ("; waiting in A > B"), best effort:
+    read from another thread while the loop may be moving it on."""
+    names: list[str] = []
+    aw: Any = call._coro
+    try:
+        while aw is not None and len(names) < 12:
+            name = getattr(aw, "__qualname__", None)
+            if name is None:
+                break
+            names.append(name)
+            aw = getattr(aw, "cr_await", None)
+    except Exception:  # racing the loop thread; the message is only a hint
+        pass
+    return f", waiting in {' > '.join(names)}" if names else ""
+
+
 class BlockingFacade(Generic[C]):
     """The blocking twin of an async client ``core`` (see the module docstring)."""
 
     #: what the messages call this client ("producer", "consumer" ...)
     _kind = "client"
+    #: seconds :meth:`shutdown` waits for the core before it gives up with
+    #: :class:`ServiceStateError` (the core itself bounds each of its steps)
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT
 
     def __init__(self, core: C, *, loop_thread: _LoopThread | None = None) -> None:
         self._core = core
@@ -233,10 +257,11 @@ class BlockingFacade(Generic[C]):
             loop.call_soon_threadsafe(call.cancel)
             raise
         if not finished and not call.done.acquire(blocking=False):  # not even just after the wait gave up
+            where = _awaiting(call)  # before the cancel unwinds it
             loop.call_soon_threadsafe(call.cancel)
             raise RequestTimeoutError(
-                f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s "
-                "(the loop thread is blocked or overloaded)"
+                f"the {self._kind}'s event loop did not finish {what}() within {timeout:g} s"
+                f"{where} (the loop thread is blocked or overloaded, or a task does not stop)"
             )
         return call.outcome()
 
@@ -268,7 +293,9 @@ class BlockingFacade(Generic[C]):
         if self._loop is None:
             return
         try:
-            self._run(self._core.shutdown(), None, "shutdown")
+            self._run(self._core.shutdown(), self.shutdown_timeout, "shutdown")
+        except RequestTimeoutError as exc:
+            raise ServiceStateError(f"{self._kind} shutdown did not stop: {exc}") from None
         finally:
             self._loop = None
             self._loop_thread.release()
@@ -347,6 +374,7 @@ def blocking_call(method: Callable[Concatenate[Any, P], T]) -> _Blocking[P, T]:
     return _Blocking(method, plain=True)
 
 
+@checked_options(like=AsyncProducer.__init__)
 class Producer(BlockingFacade[AsyncProducer]):
     """A blocking RocketMQ producer; same options as :class:`AsyncProducer`.
 

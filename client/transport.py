@@ -25,6 +25,7 @@ from .codec.enums import ResponseCode
 from .codec.errors import CodecError, ConnectError, ConnectionClosedError
 from .codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
 from .codec.stream import DEFAULT_MAX_FRAME_SIZE
+from .aiotools import wait_for
 from .logfmt import loggable
 
 __all__ = ["Connection", "FrameObserver", "parse_addr", "open_connection"]
@@ -130,11 +131,12 @@ class Connection:
     async def _connect(self, ssl: _ssl.SSLContext | None, timeout: float) -> None:
         host, port = parse_addr(self.addr)
         try:
-            transport, _ = await asyncio.wait_for(
+            transport, _ = await wait_for(
                 self._loop.create_connection(
                     lambda: _Protocol(self), host, port, ssl=ssl, server_hostname=host if ssl else None
                 ),
                 timeout,
+                discard=lambda pair: pair[0].close(),  # connected as we were cancelled
             )
         except asyncio.TimeoutError:
             raise ConnectError(self.addr, f"no connection within {timeout:g} s") from None
@@ -164,7 +166,7 @@ class Connection:
         opaque, frame = self._session.send_request(cmd, now=now, timeout=timeout)
         waiter: asyncio.Future[RemotingCommand] = loop.create_future()
         self._waiters[opaque] = waiter
-        self._write(frame, cmd)
+        self._write(frame, cmd, opaque)
         # A timer already armed at or before this deadline will see to it
         # (when it fires it re-arms at the next deadline), so arming is only
         # needed when this request ends first.
@@ -179,10 +181,10 @@ class Connection:
             raise ConnectionClosedError(f"connection to {self.addr} is closed")
         if not cmd.is_oneway:
             raise ValueError("send_oneway needs a command with the oneway flag")
-        _, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
-        self._write(frame, cmd)
+        opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
+        self._write(frame, cmd, opaque)
 
-    def _write(self, frame: bytes, cmd: RemotingCommand) -> None:
+    def _write(self, frame: bytes, cmd: RemotingCommand, opaque: int | None = None) -> None:
         # Frames are not written one by one: the first of a loop turn
         # schedules a flush, which writes all of that turn's frames with one
         # transport.write.  When one read completes sixty responses, sixty
@@ -191,6 +193,9 @@ class Connection:
         # added latency, since the flush runs in the very next turn.
         assert self._transport is not None
         if log.isEnabledFor(logging.DEBUG):
+            # the session assigned the request its opaque: log what went out
+            if opaque is not None and opaque != cmd.opaque:
+                cmd = cmd.with_opaque(opaque)
             log.debug("-> %s %s: %r", self.role, self.addr, loggable(cmd))
         if self._observer is not None:
             self._observer("out", self.role, self.addr, frame)

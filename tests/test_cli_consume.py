@@ -90,3 +90,21 @@ def test_summary_and_body_formatting() -> None:
     assert stats.summary(now=1.5) == "0 messages consumed in 1.50 s"
     assert format_body(b"plain") == "'plain'" and format_body(b"tab\there") == "hex:" + b"tab\there".hex()
     assert format_body("中文".encode()) == "'中文'"
+
+
+def test_summary_rate_counts_the_intervals_between_arrivals() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    msg: Any = SimpleNamespace(topic="T", broker_name="b", queue_id=0)  # all the stats read
+    one = ConsumeStats(started=0.0)
+    one.add(msg, now=0.2)
+    assert one.summary(now=0.4) == "1 message consumed in 0.40 s: from 1 queue"  # no rate from one message
+    three = ConsumeStats(started=0.0)
+    for t in (0.0, 0.12, 0.24):  # 3 arrivals, 2 intervals of 0.12 s
+        three.add(msg, now=t)
+    assert three.summary(now=0.24) == "3 messages consumed in 0.24 s: 8 msgs/s, from 1 queue"
+    same_instant = ConsumeStats(started=0.0)
+    same_instant.add(msg, now=0.1)
+    same_instant.add(msg, now=0.1)
+    assert same_instant.summary(now=0.1) == "2 messages consumed in 0.10 s: from 1 queue"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 import struct
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -50,8 +49,6 @@ SEEDS = [
     if 8 <= len(record.wire) <= 4096
 ]
 
-#: No single call may take this long (a hang would show up as a slow example).
-BUDGET_S = 2.0
 INT16 = st.integers(-(2**15), 2**15 - 1)
 INT32 = st.integers(-(2**31), 2**31 - 1)
 TEXT = st.text(st.characters(codec="utf-8"), max_size=24)
@@ -105,7 +102,6 @@ def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
 
 def check_bytes(data: bytes, cuts: list[int]) -> None:
     """The whole contract for one input."""
-    start = time.perf_counter()
 
     # decode(): a command or a CodecError (anything else propagates and fails)
     try:
@@ -147,8 +143,6 @@ def check_bytes(data: bytes, cuts: list[int]) -> None:
         assert decode(encode(cmd)).code == cmd.code
     elif error is not None:
         assert issubclass(error, CodecError)
-
-    assert time.perf_counter() - start < BUDGET_S
 
 
 CUTS = st.lists(st.integers(0, 1 << 16), max_size=6)

@@ -54,3 +54,28 @@ def test_nothing_is_formatted_unless_the_line_is_emitted(caplog: pytest.LogCaptu
         assert calls == []
         log.info("%r", loggable(cmd))
     assert calls == [RequestCode.HEART_BEAT]
+
+
+def test_outgoing_requests_are_logged_with_the_opaque_they_went_out_with(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import re
+
+    from rmqwire.testing import LocalBroker
+    from rmqwire.transport import open_connection
+
+    async def scenario() -> None:
+        async with LocalBroker() as broker:
+            conn = await open_connection(broker.namesrv_addr)
+            try:
+                with caplog.at_level(logging.DEBUG, "rmqwire.transport"):
+                    for _ in range(3):
+                        await conn.request(RemotingCommand.request(RequestCode.GET_BROKER_CLUSTER_INFO), 3.0)
+            finally:
+                conn.close()
+                await conn.wait_closed()
+
+    asyncio.run(scenario())
+    sent = [int(m) for m in re.findall(r"-> \S+ \S+: \S+ request opaque=(\d+)", caplog.text)]
+    answered = [int(m) for m in re.findall(r"<- \S+ \S+: \S+ response opaque=(\d+)", caplog.text)]
+    assert len(sent) == 3 and len(set(sent)) == 3, caplog.text
+    assert answered == sent

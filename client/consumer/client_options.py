@@ -19,6 +19,7 @@ from ..codec.enums import LanguageCode, SerializeType
 from ..codec.errors import ConfigError
 from ..codec.message import local_ipv4
 from ..instance import ClientConfig
+from ..optioncheck import enum_option
 from ..namespacing import Namespace, resolve_namespace
 from ..transport import FrameObserver, parse_addr
 
@@ -44,7 +45,10 @@ def _positive(name: str, value: Any) -> float:
 
 @dataclass
 class ClientOptions:
-    """Name server, identity, timeouts and transport of a consumer's client."""
+    """Name server, identity, timeouts and transport of a consumer's client.
+
+    Units: ``request_timeout`` and every ``*_interval`` are seconds (float);
+    Java's ``ClientConfig`` counts them in milliseconds."""
 
     namesrv_addr: str | None = None
     instance_name: str | None = None
@@ -77,7 +81,8 @@ class ClientOptions:
         self.subgroup = (
             self.namesrv_domain_subgroup or os.environ.get("ROCKETMQ_NAMESRV_DOMAIN_SUBGROUP") or "nsaddr"
         )
-        self.serialize_type = SerializeType(self.serialize_type)
+        self.serialize_type = enum_option(SerializeType, "serialize_type", self.serialize_type)
+        self.language = enum_option(LanguageCode, "language", self.language)
         self.namespace = resolve_namespace(self.namespace, self.namesrv_addr)
         self.ns = Namespace(self.namespace)
         if self.ssl is True:

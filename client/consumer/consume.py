@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from ..aiotools import stop_tasks
 from ..codec.errors import RocketMQError
 from ..codec.store import MessageExt
 from ..types import ConsumeStatus, MessageModel, MessageQueue
@@ -116,6 +117,7 @@ class ConsumeService:
         self._pending = 0
         self._running = 0
         self.stopped = False
+        self._warned_none = False
         #: counters, for tests and the CLI summary
         self.consumed_ok = 0
         self.consumed_failed = 0
@@ -212,6 +214,12 @@ class ConsumeService:
         if not isinstance(status, ConsumeStatus):
             if status is not None:
                 log.warning("consume listener of %s returned %r, not a ConsumeStatus: RECONSUME_LATER", self.group, status)
+            elif not self._warned_none:  # Java warns on a null status; once is enough to be seen
+                self._warned_none = True
+                log.warning(
+                    "consume listener of %s returned None (forgot to return a ConsumeStatus?): counted as "
+                    "RECONSUME_LATER; this warning is not repeated", self.group,
+                )
             status = ConsumeStatus.RECONSUME_LATER
         if pq.dropped:
             log.info("%s was dropped while consuming: result discarded", request.mq)
@@ -272,10 +280,11 @@ class ConsumeService:
                 count += 1
         return count
 
-    async def shutdown(self, await_termination: float = 0.0) -> None:
+    async def shutdown(self, await_termination: float = 0.0, stop_timeout: float = 5.0) -> None:
         """Stop taking requests; give running listeners ``await_termination``
         seconds to finish (Java ``awaitTerminationMillisWhenShutdown``, 0),
-        then cancel what is left."""
+        then cancel what is left (waiting at most about ``2 * stop_timeout``
+        for listeners that ignore the cancel)."""
         self.stopped = True
         for handle in self._timers:
             handle.cancel()
@@ -289,7 +298,4 @@ class ConsumeService:
         workers = list(self._workers)
         if await_termination > 0 and workers:
             await asyncio.wait(workers, timeout=await_termination)
-        for task in workers:
-            task.cancel()
-        if workers:
-            await asyncio.gather(*workers, return_exceptions=True)
+        await stop_tasks(workers, stop_timeout, f"consume service of {self.group}")

@@ -44,6 +44,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+from ..aiotools import stop_tasks
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, NoRouteError, RocketMQError
 from ..codec.headers import SendMessageRequestHeader
@@ -90,6 +91,8 @@ PROPERTY_RETRY_TOPIC = "RETRY_TOPIC"
 PROPERTY_DELAY = "DELAY"
 PROPERTY_TRANSACTION_PREPARED = "TRAN_MSG"
 
+#: how long shutdown waits for a task to take its cancel (twice, then leaves it, logged)
+_STOP_TIMEOUT = 5.0
 _SUCCESS_LIKE = (ConsumeOrderlyStatus.SUCCESS, ConsumeOrderlyStatus.COMMIT, ConsumeOrderlyStatus.ROLLBACK)
 
 
@@ -253,11 +256,9 @@ class ConsumeOrderlyService:
         if await_termination > 0 and tasks:
             await asyncio.wait(tasks, timeout=await_termination)
         delayed = list(self._delayed_unlocks)
-        for task in tasks + list(self._delayed_unlocks.values()) + ([self._lock_task] if self._lock_task else []):
-            task.cancel()
-        await asyncio.gather(*tasks, *self._delayed_unlocks.values(), return_exceptions=True)
-        if self._lock_task is not None:
-            await asyncio.gather(self._lock_task, return_exceptions=True)
+        # bounded even if a task swallows its cancel (stop_tasks logs it)
+        await stop_tasks(tasks + list(self._delayed_unlocks.values()) + ([self._lock_task] if self._lock_task else []),
+                         _STOP_TIMEOUT, "orderly consume service")
         self._delayed_unlocks.clear()
         if self.clustering:
             await self.locker.unlock_all(oneway=False)

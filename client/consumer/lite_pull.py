@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from ..aiotools import stop_tasks
+from ..optioncheck import checked_options, enum_option
 from ..codec.body import SubscriptionData
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, ConfigError, ConsumerError, RocketMQError, ServiceStateError
@@ -86,6 +88,7 @@ class _Batch:
     generation: int
 
 
+@checked_options(ClientOptions)
 class AsyncLitePullConsumer:
     """A RocketMQ lite pull consumer on asyncio.
 
@@ -142,8 +145,8 @@ class AsyncLitePullConsumer:
         self._ns = self._client.ns
         #: the group as it goes on the wire (``namespace%group`` in a namespace)
         self.group_name = self._ns.wrap(group)
-        self.message_model = MessageModel(message_model)
-        self.consume_from_where = ConsumeFromWhere(consume_from_where)
+        self.message_model = enum_option(MessageModel, "message_model", message_model)
+        self.consume_from_where = enum_option(ConsumeFromWhere, "consume_from_where", consume_from_where)
         self.consume_timestamp = consume_timestamp or default_consume_timestamp()
         parse_consume_timestamp(self.consume_timestamp)
         self.allocate_strategy = allocate_strategy or AllocateMessageQueueAveragely()
@@ -345,8 +348,7 @@ class AsyncLitePullConsumer:
             tasks = [s.task for s in self._assigned.values() if s.task is not None]
             for task in tasks:
                 task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(tasks, instance.task_stop_timeout, f"consumer {self.group_name}")
             try:
                 if self._offset_store is not None:
                     await self._offset_store.persist_all(set(self._assigned))
@@ -589,6 +591,7 @@ class AsyncLitePullConsumer:
                 await asyncio.sleep(delay)
 
 
+@checked_options(ClientOptions, like=AsyncLitePullConsumer.__init__)
 class LitePullConsumer(BlockingFacade[AsyncLitePullConsumer]):
     """A blocking lite pull consumer; same options as :class:`AsyncLitePullConsumer`.
 

@@ -37,6 +37,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..aiotools import stop_tasks
+from ..optioncheck import checked_options, enum_option
 from ..codec.body import SubscriptionData
 from ..codec.enums import ResponseCode
 from ..codec.errors import BrokerError, ConfigError, ConsumerError, RocketMQError, ServiceStateError
@@ -85,6 +87,7 @@ def _is_async_callable(fn: object) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))
 
 
+@checked_options(ClientOptions)
 class AsyncPushConsumer:
     """A RocketMQ push consumer on asyncio.
 
@@ -172,8 +175,8 @@ class AsyncPushConsumer:
             await_termination_when_shutdown=await_termination_when_shutdown,
             offset_store_dir=offset_store_dir,
         )
-        self.message_model = MessageModel(message_model)
-        self.consume_from_where = ConsumeFromWhere(consume_from_where)
+        self.message_model = enum_option(MessageModel, "message_model", message_model)
+        self.consume_from_where = enum_option(ConsumeFromWhere, "consume_from_where", consume_from_where)
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._listener: Listener | None = None
         self._instance: ClientInstance | None = None
@@ -422,8 +425,7 @@ class AsyncPushConsumer:
         try:
             if self._consume is not None:
                 await self._consume.shutdown(self.options.await_termination_when_shutdown)
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(tasks, instance.task_stop_timeout, f"consumer {self.group_name}")
             if self._offset_store is not None and self._rebalance is not None:
                 await self._offset_store.persist_all(set(self._rebalance.process_queue_table))
             await instance.unregister_consumer(self.group_name)
@@ -661,6 +663,7 @@ class AsyncPushConsumer:
 
 
 
+@checked_options(ClientOptions, like=AsyncPushConsumer.__init__)
 class PushConsumer(BlockingFacade[AsyncPushConsumer]):
     """A blocking push consumer; same options as :class:`AsyncPushConsumer`.
 

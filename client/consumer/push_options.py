@@ -11,6 +11,7 @@ import dataclasses
 import time
 
 from ..codec.errors import ConfigError
+from ..optioncheck import enum_option
 from ..types import ConsumeFromWhere, MessageModel
 from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .rebalance import parse_consume_timestamp
@@ -26,7 +27,12 @@ def default_consume_timestamp(now: float | None = None) -> str:
 
 @dataclasses.dataclass
 class PushOptions:
-    """The push consumer's own options (Java names, Python units)."""
+    """The push consumer's own options (Java names, Python units).
+
+    Units: ``pull_interval``, ``consume_timeout`` (Java: minutes) and
+    ``await_termination_when_shutdown`` (Java: milliseconds) are seconds;
+    ``suspend_current_queue_time_millis`` keeps Java's name and unit,
+    milliseconds; ``pull_threshold_size_*`` are MiB, as in Java."""
 
     message_model: MessageModel = MessageModel.CLUSTERING
     consume_from_where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET
@@ -75,8 +81,8 @@ class PushOptions:
             raise ConfigError(f"pull_interval out of range [0, 65.535] seconds: {self.pull_interval!r}")
         if not isinstance(self.consume_timeout, (int, float)) or self.consume_timeout <= 0:
             raise ConfigError(f"consume_timeout must be a positive number of seconds: {self.consume_timeout!r}")
-        self.message_model = MessageModel(self.message_model)
-        self.consume_from_where = ConsumeFromWhere(self.consume_from_where)
+        self.message_model = enum_option(MessageModel, "message_model", self.message_model)
+        self.consume_from_where = enum_option(ConsumeFromWhere, "consume_from_where", self.consume_from_where)
         if not self.consume_timestamp:
             self.consume_timestamp = default_consume_timestamp()
         parse_consume_timestamp(self.consume_timestamp)
