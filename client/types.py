@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .codec.message import (
     PROPERTY_DELAY_TIME_LEVEL,
@@ -60,6 +60,19 @@ class MessageQueue:
     topic: str
     broker_name: str
     queue_id: int
+    # A queue is a dict key on every consumed message (process queues, the
+    # offset table, stats): hash its fields once, not per lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.topic, self.broker_name, self.queue_id)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[MessageQueue], tuple[str, str, int]]:
+        # rebuilt from its fields: a str hash differs between processes
+        return MessageQueue, (self.topic, self.broker_name, self.queue_id)
 
     def _key(self) -> tuple[bytes, bytes, int]:
         return java_string_order(self.topic), java_string_order(self.broker_name), self.queue_id

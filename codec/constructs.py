@@ -370,6 +370,22 @@ def _v4_text(address: bytes, port: int) -> str:
     return f"{_ntoa(address)}:{port}"
 
 
+# A pulled batch names the same few hosts (one store host, a few born
+# hosts) in every record: their text is kept, up to a bound so that a
+# stream of distinct hosts cannot grow it without end.
+_V4_TEXTS: dict[tuple[bytes, int], str] = {}
+_V4_TEXTS_MAX = 4096
+v4_text_known = _V4_TEXTS.get
+
+
+def v4_text_new(address: bytes, port: int) -> str:
+    """``"ip:port"`` of an IPv4 address not seen lately (remembered)."""
+    if len(_V4_TEXTS) >= _V4_TEXTS_MAX:
+        _V4_TEXTS.clear()
+    text = _V4_TEXTS[(address, port)] = f"{_ntoa(address)}:{port}"
+    return text
+
+
 def _v6_text(address: bytes, port: int) -> str:
     return f"[{ipaddress.IPv6Address(address)}]:{port}"
 

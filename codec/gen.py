@@ -51,7 +51,7 @@ from typing import Any
 from construct import Construct, Default, Struct, Switch
 
 from .constructs import _KEY_LENGTH_TEXT, _VALUE_LENGTH_TEXT, EnumField, HostPort, Leaf, NullableString, Records
-from .constructs import Reject, Sized, Utf8Text, _build_string_map_exact, _EnumTable, _ntoa
+from .constructs import Reject, Sized, Utf8Text, _build_string_map_exact, _EnumTable, v4_text_known, v4_text_new
 from .emission import THIS_FIELD as _THIS_FIELD
 from .emission import Bail, BuildState, ParseState, Piece, Read, Task
 from .emission import fixed as _fixed
@@ -333,7 +333,8 @@ class Generator:
         if sc.v6:
             line = f"{var} = {self._const('host_text', sc.text)}({address}, {port})"
         else:
-            line = f"{var} = f'{{{self._const('ntoa', _ntoa)}({address})}}:{{{port}}}'"
+            known, new = self._const("host_known", v4_text_known), self._const("host_new", v4_text_new)
+            line = f"{var} = {known}(({address}, {port})) or {new}({address}, {port})"
         self._queue(st, Read(f"{sc.address_size}si", [address, port], [line]))
         return tasks
 

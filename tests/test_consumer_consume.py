@@ -262,3 +262,79 @@ def test_shutdown_cancels_what_is_left() -> None:
         assert service.pending == 0
 
     asyncio.run(main())
+
+
+def test_other_coroutines_run_between_requests_of_a_backlog() -> None:
+    # a listener that never suspends must not hold the loop for the whole
+    # backlog: the pull loop's next request goes out while it is consumed
+    async def main() -> None:
+        consumed = 0
+
+        async def listener(msgs: list[Any]) -> ConsumeStatus:
+            nonlocal consumed
+            consumed += len(msgs)
+            return ConsumeStatus.CONSUME_SUCCESS
+
+        service, host, store, pq = setup(listener, consume_thread_min=2)
+        feed(service, pq, [Msg(o) for o in range(64)])
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert 0 < consumed < 64
+        await wait_for(lambda: pq.msg_count == 0)
+        assert consumed == 64 and store.clone_offset_table() == {MQ: 64} and service.pending == 0
+
+    asyncio.run(main())
+
+
+def test_requests_wait_in_order_for_a_free_worker() -> None:
+    async def main() -> None:
+        order: list[int] = []
+        gate = asyncio.Event()
+
+        async def listener(msgs: list[Any]) -> ConsumeStatus:
+            await gate.wait()
+            order.append(msgs[0].queue_offset)
+            return ConsumeStatus.CONSUME_SUCCESS
+
+        service, host, store, pq = setup(listener, consume_thread_min=1)
+        feed(service, pq, [Msg(o) for o in range(5)])
+        await wait_for(lambda: service.running == 1)
+        assert service.pending == 5
+        gate.set()
+        await wait_for(lambda: service.pending == 0)
+        assert order == [0, 1, 2, 3, 4] and store.clone_offset_table() == {MQ: 5}
+
+    asyncio.run(main())
+
+
+def test_shutdown_forgets_a_retry_still_waiting_for_its_delay() -> None:
+    async def main() -> None:
+        attempts = 0
+
+        async def listener(msgs: list[Any]) -> ConsumeStatus:
+            nonlocal attempts
+            attempts += 1
+            return ConsumeStatus.RECONSUME_LATER
+
+        service, host, store, pq = setup(listener, retry_later_delay=30.0)
+        host.fail = True
+        feed(service, pq, [Msg(0)])
+        await wait_for(lambda: attempts == 1 and service.running == 0)
+        assert service.pending == 1  # the retry, waiting for its delay
+        await asyncio.wait_for(service.shutdown(), 2)
+        assert service.pending == 0 and attempts == 1 and pq.msg_count == 1
+
+    asyncio.run(main())
+
+
+def test_an_empty_batch_is_no_request() -> None:
+    async def main() -> None:
+        async def listener(msgs: list[Any]) -> ConsumeStatus:
+            raise AssertionError("called with nothing")
+
+        service, host, store, pq = setup(listener)
+        service.submit([], pq, MQ)
+        assert service.pending == 0
+        await service.shutdown()
+
+    asyncio.run(main())

@@ -483,3 +483,15 @@ def test_encoded_records_decode_to_what_was_encoded(
     assert (message.topic, message.body, message.queue_offset, message.sys_flag) == (topic, body, queue_offset, sys_flag)
     assert (message.born_host, message.store_host) == (born, store)
     assert message.properties == props
+
+
+def test_many_distinct_born_hosts_each_decode_as_their_own_text() -> None:
+    # the decoder remembers host texts up to a bound; past it they still come out right
+    from rmqwire.codec import constructs
+
+    count = constructs._V4_TEXTS_MAX + 10
+    hosts = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}:{5000 + i % 7}" for i in range(count)]
+    body = b"".join(_record(born_host=h) for h in hosts)
+    assert [m.born_host for m in decode_messages(body)] == hosts
+    assert len(constructs._V4_TEXTS) <= constructs._V4_TEXTS_MAX
+    assert [m.store_host for m in decode_messages(body[: len(body) // count])] == ["10.0.0.2:10911"]

@@ -4,12 +4,16 @@ Mirrors Java's concurrent consume service (consumer-protocol.md section 7).
 
 Theory of operation: the pull loop hands each batch of pulled messages to
 :meth:`ConsumeService.submit`, which cuts it into requests of
-``consume_message_batch_max_size`` (1 by default) and runs each as a task;
-at most ``consume_thread_min`` listeners run at once (Java's pool has that
-many threads and an unbounded queue).  Before the listener sees a message
-from the retry topic its topic is restored from ``RETRY_TOPIC``.  A listener
-that raises, returns something else than a :class:`ConsumeStatus`, or
-answers RECONSUME_LATER fails the whole batch.  In clustering a failed
+``consume_message_batch_max_size`` (1 by default) and queues them; up to
+``consume_thread_min`` long-lived worker coroutines take them in order, so at
+most that many listeners run at once (Java's pool: that many core threads
+and an unbounded queue).  A worker lets the event loop poll its sockets
+between two requests: a pull response is then handled (and the next pull
+sent) after at most one request per worker, not after the whole backlog,
+as Java's pull thread does not wait for the consume threads.  Before the
+listener sees a message from the retry topic its topic is restored from
+``RETRY_TOPIC``.  A listener that raises, returns something else than a
+:class:`ConsumeStatus`, or answers RECONSUME_LATER fails the whole batch.  In clustering a failed
 message is sent back to the broker (CONSUMER_SEND_MSG_BACK, delay level 0:
 the broker picks 3 + reconsume times), which puts it into the group's retry
 topic; if that fails too (the host falls back to re-sending it itself), the
@@ -29,6 +33,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -104,8 +109,12 @@ class ConsumeService:
         self.batch_size = consume_message_batch_max_size
         self.consume_timeout = consume_timeout
         self.retry_later_delay = retry_later_delay
-        self._slots = asyncio.Semaphore(consume_thread_min)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.threads = max(1, consume_thread_min)
+        self._queue: deque[_Request] = deque()
+        self._idle: deque[asyncio.Future[None]] = deque()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._pending = 0
         self._running = 0
         self.stopped = False
         self._warned_none = False
@@ -116,8 +125,8 @@ class ConsumeService:
 
     @property
     def pending(self) -> int:
-        """Requests submitted and not finished (waiting or running)."""
-        return len(self._tasks)
+        """Requests submitted and not finished (queued, running or waiting to be retried)."""
+        return self._pending
 
     @property
     def running(self) -> int:
@@ -128,41 +137,80 @@ class ConsumeService:
         """Consume ``msgs`` (already put into ``pq``) in batches of the configured size."""
         if self.stopped:
             return
-        for start in range(0, len(msgs), self.batch_size):
-            self._spawn(self._consume(_Request(list(msgs[start : start + self.batch_size]), pq, mq)))
+        size = self.batch_size
+        if 0 < len(msgs) <= size:
+            self._enqueue(_Request(list(msgs), pq, mq))
+            return
+        for start in range(0, len(msgs), size):
+            self._enqueue(_Request(list(msgs[start : start + size]), pq, mq))
 
-    def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _enqueue(self, request: _Request) -> None:
+        self._pending += 1
+        self._queue.append(request)
+        idle = self._idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        if len(self._workers) < self.threads:
+            task = asyncio.get_running_loop().create_task(self._work())
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
 
-    async def _later(self, request: _Request) -> None:
-        await asyncio.sleep(self.retry_later_delay)
-        await self._consume(request)
+    async def _work(self) -> None:
+        """One worker: take requests until stopped; park while there are none."""
+        queue, loop = self._queue, asyncio.get_running_loop()
+        while not self.stopped:
+            if not queue:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
+                continue
+            request = queue.popleft()
+            try:
+                await self._consume(request)
+            except RocketMQError as exc:  # the offset store or a send-back: keep the worker
+                log.warning("consuming %d message(s) of %s: %s", len(request.msgs), request.mq, exc)
+            finally:
+                self._pending -= 1
+            # let the loop poll its sockets (a pull response) before the next request
+            await asyncio.sleep(0)
+
+    def _later(self, request: _Request) -> None:
+        """``submitConsumeRequestLater``: queue ``request`` again after the retry delay."""
+        self._pending += 1
+
+        def due() -> None:
+            self._timers.discard(handle)
+            self._pending -= 1
+            if not self.stopped:
+                self._enqueue(request)
+
+        handle = asyncio.get_running_loop().call_later(self.retry_later_delay, due)
+        self._timers.add(handle)
 
     async def _consume(self, request: _Request) -> None:
-        if request.pq.dropped:
+        pq = request.pq
+        if pq.dropped or self.stopped:
             return
-        async with self._slots:
-            if request.pq.dropped or self.stopped:
-                return
-            msgs = [restore_retry_topic(m, self.group) for m in request.msgs]
-            request.pq.mark_consume_start(request.msgs)
-            self._running += 1
-            status: object = None
-            began = time.monotonic()
-            try:
-                status = await self.listener(list(msgs))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "consume listener of %s raised on %d message(s) of %s: counted as RECONSUME_LATER",
-                    self.group, len(msgs), request.mq,
-                )
-            finally:
-                self._running -= 1
-                rt_ms = (time.monotonic() - began) * 1000
+        msgs = [restore_retry_topic(m, self.group) for m in request.msgs]
+        began = time.monotonic()
+        pq.mark_consume_start(request.msgs, now=began)
+        self._running += 1
+        status: object = None
+        try:
+            status = await self.listener(list(msgs))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "consume listener of %s raised on %d message(s) of %s: counted as RECONSUME_LATER",
+                self.group, len(msgs), request.mq,
+            )
+        finally:
+            self._running -= 1
+        now = time.monotonic()
         if not isinstance(status, ConsumeStatus):
             if status is not None:
                 log.warning("consume listener of %s returned %r, not a ConsumeStatus: RECONSUME_LATER", self.group, status)
@@ -173,15 +221,17 @@ class ConsumeService:
                     "RECONSUME_LATER; this warning is not repeated", self.group,
                 )
             status = ConsumeStatus.RECONSUME_LATER
-        if request.pq.dropped:
+        if pq.dropped:
             log.info("%s was dropped while consuming: result discarded", request.mq)
             return
         if self.stats is not None:
             ok = len(msgs) if status is ConsumeStatus.CONSUME_SUCCESS else 0
-            self.stats.consumed(request.mq.topic, rt_ms, ok, len(msgs) - ok)
-        await self._process_result(status, request, msgs)
+            self.stats.consumed(request.mq.topic, (now - began) * 1000, ok, len(msgs) - ok, now)
+        await self._process_result(status, request, msgs, now)
 
-    async def _process_result(self, status: ConsumeStatus, request: _Request, msgs: list[MessageExt]) -> None:
+    async def _process_result(
+        self, status: ConsumeStatus, request: _Request, msgs: list[MessageExt], now: float | None = None
+    ) -> None:
         if status is ConsumeStatus.CONSUME_SUCCESS:
             self.consumed_ok += len(msgs)
             done = list(request.msgs)
@@ -200,8 +250,9 @@ class ConsumeService:
                     else:
                         retry_here.append(dataclasses.replace(stored, reconsume_times=stored.reconsume_times + 1))
                 if retry_here:
-                    self._spawn(self._later(_Request(retry_here, request.pq, request.mq)))
-        offset = request.pq.remove_messages(done)
+                    self._later(_Request(retry_here, request.pq, request.mq))
+                    now = None  # the send-backs took time
+        offset = request.pq.remove_messages(done, now=now)
         if offset >= 0 and not request.pq.dropped:
             self.offset_store.update_offset(request.mq, offset, True)
 
@@ -235,7 +286,16 @@ class ConsumeService:
         then cancel what is left (waiting at most about ``2 * stop_timeout``
         for listeners that ignore the cancel)."""
         self.stopped = True
-        tasks = list(self._tasks)
-        if await_termination > 0 and tasks:
-            await asyncio.wait(tasks, timeout=await_termination)
-        await stop_tasks(tasks, stop_timeout, f"consume service of {self.group}")
+        for handle in self._timers:
+            handle.cancel()
+        self._pending -= len(self._timers) + len(self._queue)
+        self._timers.clear()
+        self._queue.clear()
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+        workers = list(self._workers)
+        if await_termination > 0 and workers:
+            await asyncio.wait(workers, timeout=await_termination)
+        await stop_tasks(workers, stop_timeout, f"consume service of {self.group}")
