@@ -29,17 +29,21 @@ no longer :attr:`~ClientInstance.in_use`; ``shutdown`` persists the offsets
 of any consumer still registered, unregisters every remaining group from
 every broker, cancels the tasks, closes every connection and removes the
 instance from the registry.
+
+The heartbeats and unregistrations are in :mod:`client.heartbeat`, the
+periodic services (scheduler loop, rebalance service, the rounds over
+every consumer) in :mod:`client.services`; the methods here delegate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-from .codec.body import MASTER_ID, ConsumerData, HeartbeatData, ProducerData, TopicRouteData
+from .codec.body import MASTER_ID, HeartbeatData, TopicRouteData
 from .codec.command import RemotingCommand
 from .codec.enums import RequestCode, ResponseCode
 from .codec.errors import (
@@ -53,16 +57,16 @@ from .codec.errors import (
     RequestTimeoutError,
     ServiceStateError,
 )
-from .codec.headers import GetRouteInfoRequestHeader, UnregisterClientRequestHeader
+from .codec.headers import GetRouteInfoRequestHeader
 from .codec.message import CLIENT_INNER_PRODUCER_GROUP
-
+from . import heartbeat, services
 from .brokers import BrokerTable, FindBrokerResult
 from .aiotools import stop_tasks, wait_for
 from .config import ClientConfig, ServiceState
 from .inner import ConsumerInner, Processor, ProducerInner
 from .namesrv import NamesrvChooser, fetch_namesrv_addr, missing_namesrv_error
 from .route import subscribe_queues_from_route
-from .transport import Connection, FrameObserver, open_connection
+from .transport import Connection, open_connection
 from .types import MessageQueue
 
 __all__ = [
@@ -273,30 +277,11 @@ class ClientInstance:
         task: asyncio.Task[None] = self.loop.create_task(coro, name=f"{self.client_id} {name}")
         self._tasks.append(task)
 
-    async def _every(self, period: float, job: Callable[[], Awaitable[Any]], first: float | None = None) -> None:
-        await asyncio.sleep(period if first is None else first)
-        while True:
-            try:
-                await job()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a periodic task logs and goes on, as Java's scheduler does
-                log.warning("periodic task %s failed: %s", getattr(job, "__name__", job), exc)
-            await asyncio.sleep(period)
+    _every = staticmethod(services.every)
 
     async def _rebalance_service(self) -> None:
         """``RebalanceService``: rebalance every interval, or at once when woken."""
-        wakeup = self._rebalance_wakeup
-        while True:
-            # not wait_for(): before 3.12 it can swallow a cancel that comes as
-            # the event is set, and shutdown would then wait for ever
-            woken = asyncio.ensure_future(wakeup.wait())
-            try:
-                await asyncio.wait([woken], timeout=self.config.rebalance_interval)
-            finally:
-                woken.cancel()
-            wakeup.clear()
-            await self.do_rebalance()
+        await services.rebalance_service(self)
 
     def rebalance_immediately(self) -> None:
         """Wake the rebalance service now (``rebalanceImmediately``)."""
@@ -304,23 +289,11 @@ class ClientInstance:
 
     async def do_rebalance(self) -> None:
         """``do_rebalance`` of every consumer; one that fails is logged."""
-        for group, consumer in list(self.consumers.items()):
-            try:
-                await consumer.do_rebalance()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("rebalance of consumer group %s failed", group)
+        await services.do_rebalance(self)
 
     async def persist_all_consumer_offsets(self) -> None:
         """``persist_consumer_offset`` of every consumer; one that fails is logged."""
-        for group, consumer in list(self.consumers.items()):
-            try:
-                await consumer.persist_consumer_offset()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("persisting the offsets of consumer group %s failed", group)
+        await services.persist_all_consumer_offsets(self)
 
     async def _refresh_namesrv_addrs(self) -> None:
         assert self.config.namesrv_domain
@@ -621,22 +594,7 @@ class ClientInstance:
     def heartbeat_data(self) -> HeartbeatData:
         """This client's ``HeartbeatData``: one ConsumerData per consumer
         group, one ProducerData per producer group (``prepareHeartbeatData``)."""
-        consumers = tuple(
-            ConsumerData(
-                group_name=c.group_name,
-                consume_type=c.consume_type.value,
-                message_model=c.message_model.value,
-                consume_from_where=c.consume_from_where.value,
-                subscription_data_set=tuple(c.subscriptions()),
-                unit_mode=c.unit_mode,
-            )
-            for c in list(self.consumers.values())
-        )
-        return HeartbeatData(
-            client_id=self.client_id,
-            producer_data_set=tuple(ProducerData(group) for group in self.producers),
-            consumer_data_set=consumers,
-        )
+        return heartbeat.heartbeat_data(self)
 
     async def send_heartbeat_to_all_brokers(self) -> int:
         """HEART_BEAT to every broker address: masters and slaves when there
@@ -647,50 +605,13 @@ class ClientInstance:
         and then sends (Java skips it instead; here a member that just
         registered must not have its first heartbeat dropped, or the broker
         would not know it until the next period)."""
-        async with self._heartbeat_lock:
-            if (not self.producers and not self.consumers) or not self.broker_addrs:
-                return 0
-            heartbeat = self.heartbeat_data()
-            masters_only = not heartbeat.consumer_data_set
-            body = heartbeat.to_json()
-            ok = 0
-            for name, addrs in list(self.broker_addrs.items()):
-                for broker_id, addr in sorted(addrs.items()):
-                    if masters_only and broker_id != MASTER_ID:
-                        continue
-                    cmd = self.make_request(RequestCode.HEART_BEAT, None, body)
-                    try:
-                        response = await self.invoke(addr, cmd, self.config.request_timeout)
-                    except (RemotingError, CodecError) as exc:
-                        log.warning("heartbeat to %s %d (%s) failed: %s", name, broker_id, addr, exc)
-                        continue
-                    if response.code == ResponseCode.SUCCESS:
-                        ok += 1
-                        self._brokers.record_version(name, addr, response.version)
-                    else:
-                        log.warning("heartbeat to %s (%s) answered %d %s", name, addr, response.code, response.remark)
-            return ok
+        return await heartbeat.send_heartbeat_to_all_brokers(self)
 
     async def unregister_client(self, producer_group: str | None = None, consumer_group: str | None = None) -> None:
         """UNREGISTER_CLIENT for a producer and/or consumer group to every
         address of every broker, masters and slaves; errors are only logged,
         as in Java."""
-        header = UnregisterClientRequestHeader(
-            client_id=self.client_id, producer_group=producer_group, consumer_group=consumer_group
-        )
-        ext = header.to_ext_fields()
-        what = f"producer {producer_group}" if producer_group else f"consumer {consumer_group}"
-        for name, addrs in list(self.broker_addrs.items()):
-            for addr in addrs.values():
-                try:
-                    response = await self.invoke(
-                        addr, self.make_request(RequestCode.UNREGISTER_CLIENT, ext), self.config.request_timeout
-                    )
-                except (RemotingError, CodecError) as exc:
-                    log.warning("unregister %s from %s (%s) failed: %s", what, name, addr, exc)
-                    continue
-                if response.code != ResponseCode.SUCCESS:
-                    log.warning("unregister %s from %s answered %d %s", what, addr, response.code, response.remark)
+        await heartbeat.unregister_client(self, producer_group, consumer_group)
 
 
 class _Registry:

@@ -12,6 +12,10 @@ puts it back to CREATE_JUST, as Java does), and RUNNING at the end.  Only a
 RUNNING producer sends.  ``shutdown`` from RUNNING unregisters the group and,
 when it was the instance's last producer, shuts the instance down; from any
 other state it does nothing, so it is idempotent.
+
+The pieces of a send that need no producer (the request record, its wire
+properties, a selector's pick, the answer read as a ``SendResult``, the
+message and batch checks) are in :mod:`client.send_request`.
 """
 
 from __future__ import annotations
@@ -29,42 +33,44 @@ from typing import Any
 from .codec.acl import Credentials
 from .codec.body import TopicRouteData
 from .codec.command import DEFAULT_VERSION, RemotingCommand, _fast_constructor
-from .codec.enums import LanguageCode, RemotingFlag, RequestCode, ResponseCode, SerializeType
+from .codec.enums import LanguageCode, RemotingFlag, RequestCode, SerializeType
 from .codec.errors import (
     BrokerError,
-    ClientError,
     ConfigError,
-    InvalidMessageError,
     NoRouteError,
     RemotingError,
     RequestTimeoutError,
     RocketMQError,
     ServiceStateError,
 )
-from .codec.headers import SendMessageRequestHeader, SendMessageResponseHeader
+from .codec.headers import SendMessageRequestHeader
 from .codec.message import (
     AUTO_CREATE_TOPIC_KEY_TOPIC,
     CLIENT_INNER_PRODUCER_GROUP,
     DEFAULT_PRODUCER_GROUP,
-    NAME_VALUE_SEPARATOR,
-    PROPERTY_SEPARATOR,
-    PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
-    PROPERTY_WAIT_STORE_MSG_OK,
     compress_body,
-    encode_batch_record,
     encode_properties,
     local_ipv4,
     new_message_id,
     validate_group,
-    validate_topic,
 )
-
-from . import request_reply
 from .codec.store import MessageExt
+from . import request_reply
 from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
 from .optioncheck import checked_options, enum_option
 from .namespacing import Namespace, resolve_namespace
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
+from .send_request import (
+    MessageQueueSelector,
+    SendRequest,
+    new_send_request,
+    encoded_properties,
+    check_target,
+    select_queue,
+    send_result,
+    batch_request,
+    check_message,
+)
 from .transport import FrameObserver, parse_addr
 from .types import Message, MessageQueue, SendResult, SendStatus
 
@@ -84,46 +90,7 @@ _MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 #: the levels of a broker's default ``messageDelayLevel`` table (1s ... 2h)
 DEFAULT_MAX_DELAY_LEVEL = 18
 
-#: Java ``MessageQueueSelector.select(mqs, msg, arg)``: picks the queue of an
-#: orderly send from the topic's writable queues.
-MessageQueueSelector = Callable[[list[MessageQueue], Message, Any], MessageQueue]
 
-
-@dataclass(frozen=True, slots=True)
-class _SendRequest:
-    """One send as it goes to ``sendKernelImpl``: the encoded parts, where
-    it may go, and how it is answered."""
-
-    topic: str
-    body: bytes
-    #: the properties, encoded for the header
-    properties: str
-    sys_flag: int
-    flag: int
-    #: the client's message id (comma-joined for a batch)
-    uniq: str
-    batch: bool = False
-    oneway: bool = False
-    #: an explicit queue: tried once, as Java's ``send(msg, mq)``
-    queue: MessageQueue | None = None
-    #: the message a selector picks the queue for (``send(msg, selector, arg)``)
-    selector: MessageQueueSelector | None = None
-    message: Message | None = None
-    arg: Any = None
-    #: a reply (``MSG_TYPE`` reply): sent as SEND_REPLY_MESSAGE(_V2)
-    reply: bool = False
-
-
-_STATUS_BY_CODE = {
-    ResponseCode.SUCCESS: SendStatus.SEND_OK,
-    ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
-    ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
-    ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
-}
-
-
-_new_send_request: Callable[..., _SendRequest] = _fast_constructor(_SendRequest)
-_new_send_result: Callable[..., SendResult] = _fast_constructor(SendResult)
 _new_command: Callable[..., RemotingCommand] = _fast_constructor(RemotingCommand)
 #: SEND_MESSAGE_V2's extFields straight from the values, without the header
 #: object (the header's wire table generates it; same dict as to_ext_fields)
@@ -132,29 +99,6 @@ _SEND_EXT_V1 = SendMessageRequestHeader.ext_fields_builder(v2=False)
 _SEND_CODE_V2 = int(RequestCode.SEND_MESSAGE_V2)
 _NO_BROKERS: frozenset[str] = frozenset()
 _ONEWAY_FLAG = int(RemotingFlag.ONEWAY)
-
-#: The encoded wire properties of plain messages (tags alone, or none),
-#: UNIQ_KEY aside: a producer sends many messages with the same few.
-_PROPERTY_PREFIXES: dict[tuple[str | None, bool], str] = {}
-_UNIQ_PROPERTY = PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX + NAME_VALUE_SEPARATOR
-
-
-def _encoded_properties(msg: Message, uniq: str) -> str:
-    """``encode_properties`` of the message's wire properties plus UNIQ_KEY
-    (always last), with the common prefix cached."""
-    # a subclass (a reply) adds properties of its own: never from the cache
-    if type(msg) is Message and msg.properties is None and not msg.keys and not msg.delay_level:
-        key = (msg.tags, msg.wait_store_msg_ok)
-        prefix = _PROPERTY_PREFIXES.get(key) if type(msg.tags) in (str, type(None)) else None
-        if prefix is None:
-            prefix = encode_properties(msg.wire_properties())
-            if type(msg.tags) in (str, type(None)) and len(_PROPERTY_PREFIXES) < 256:
-                _PROPERTY_PREFIXES[key] = prefix
-        # the id is hex: nothing to check in it
-        return f"{prefix}{_UNIQ_PROPERTY}{uniq}{PROPERTY_SEPARATOR}"
-    props = msg.wire_properties()
-    props[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
-    return encode_properties(props)
 
 
 def _parse_namesrv(value: str) -> tuple[str, ...]:
@@ -500,23 +444,7 @@ class AsyncProducer:
             raise ServiceStateError(f"The producer service state not OK, {self.state.value}")
 
     def _check_message(self, msg: Message) -> None:
-        if not isinstance(msg, Message):
-            raise TypeError(f"expected a Message, not {type(msg).__name__}")
-        validate_topic(msg.topic)
-        if not msg.body:
-            raise InvalidMessageError("the message body length is zero")
-        if len(msg.body) > self._opts.max_message_size:
-            raise InvalidMessageError(
-                f"the message body size over max value, MAX: {self._opts.max_message_size}"
-            )
-        level = msg.delay_level
-        if level is not None and (
-            not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= self._opts.max_delay_level
-        ):
-            raise InvalidMessageError(
-                f"delay_level must be an int from 1 to {self._opts.max_delay_level} "
-                f"(0 or None: no delay), not {level!r}"
-            )
+        check_message(msg, self._opts.max_message_size, self._opts.max_delay_level)
 
     def _single(
         self,
@@ -526,7 +454,7 @@ class AsyncProducer:
         queue: MessageQueue | None,
         selector: MessageQueueSelector | None,
         arg: Any,
-    ) -> _SendRequest:
+    ) -> SendRequest:
         """Checks, wire properties with a new UNIQ_KEY and the (maybe
         compressed) body with its sysFlag bits, for one message."""
         self._check_running()
@@ -536,7 +464,7 @@ class AsyncProducer:
         uniq = new_message_id()
         opts = self._opts
         body, sys_flag = compress_body(msg.body, compress_over=opts.compress_over, level=opts.compress_level)
-        properties = _encoded_properties(msg, uniq)
+        properties = encoded_properties(msg, uniq)
         topic = msg.topic
         ns = self._ns
         if ns:
@@ -544,7 +472,7 @@ class AsyncProducer:
             topic = ns.wrap_topic(topic)
             queue = None if queue is None else ns.wrap_queue(queue)
             selector = None if selector is None else ns.selector(selector)
-        return _new_send_request(
+        return new_send_request(
             topic,
             body,
             properties,
@@ -560,17 +488,7 @@ class AsyncProducer:
             isinstance(msg, request_reply.ReplyMessage),
         )
 
-    @staticmethod
-    def _check_target(topic: str, queue: MessageQueue | None, selector: MessageQueueSelector | None) -> None:
-        if queue is not None and selector is not None:
-            raise ConfigError("give either queue= or selector=, not both")
-        if queue is not None:
-            if not isinstance(queue, MessageQueue):
-                raise TypeError(f"queue must be a MessageQueue, not {type(queue).__name__}")
-            if queue.topic != topic:
-                raise InvalidMessageError(f"message's topic not equal mq's topic: {topic} != {queue.topic}")
-        if selector is not None and not callable(selector):
-            raise TypeError(f"selector must be callable(queues, msg, arg) -> MessageQueue, not {type(selector).__name__}")
+    _check_target = staticmethod(check_target)
 
     async def send(
         self,
@@ -656,64 +574,18 @@ class AsyncProducer:
         With ``queue``, tried once on that queue, as :meth:`send`.
         """
         self._check_running()
-        if not messages:
-            raise InvalidMessageError("a batch needs at least one message")
-        first = messages[0]
-        # (message, its UNIQ_KEY, its wire properties or None for a plain
-        # message, whose text comes from the cached prefix): encoded after
-        # every message and the target are checked, so errors come in the
-        # same order as with encode_batch on BatchEntry values
-        pending: list[tuple[Message, str, dict[str, str] | None]] = []
-        ids: list[str] = []
-        for msg in messages:
-            self._check_message(msg)
-            if msg.topic != first.topic:
-                raise InvalidMessageError("the topic of the messages in one batch should be the same")
-            if msg.wait_store_msg_ok != first.wait_store_msg_ok:
-                raise InvalidMessageError("the waitStoreMsgOK of the messages in one batch should the same")
-            if msg.delay_level:
-                raise InvalidMessageError("TimeDelayLevel is not supported for batching")
-            if msg.topic.startswith("%RETRY%"):
-                raise InvalidMessageError("Retry Group is not supported for batching")
-            uniq = new_message_id()
-            ids.append(uniq)
-            if msg.properties is None and not msg.keys:
-                pending.append((msg, uniq, None))
-            else:
-                wire = msg.wire_properties()
-                wire[PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq
-                pending.append((msg, uniq, wire))
-        self._check_target(first.topic, queue, None)
-        records: list[bytes] = []
-        for index, (msg, uniq, wire_or_none) in enumerate(pending):
-            text = _encoded_properties(msg, uniq) if wire_or_none is None else encode_properties(wire_or_none)
-            records.append(encode_batch_record(msg.body, text, msg.flag, index=index))
-        body = b"".join(records)
-        if len(body) > self._opts.max_message_size:
-            raise InvalidMessageError(f"the batch body size over max value, MAX: {self._opts.max_message_size}")
-        batch_props = {PROPERTY_WAIT_STORE_MSG_OK: "true" if first.wait_store_msg_ok else "false"}
-        batch_props.update(self._ns.instance_id_property())
-        request = _SendRequest(
-            topic=self._ns.wrap_topic(first.topic),
-            body=body,
-            properties=encode_properties(batch_props),
-            sys_flag=0,
-            flag=0,
-            uniq=",".join(ids),
-            batch=True,
-            queue=None if queue is None else self._ns.wrap_queue(queue),
-        )
+        request = batch_request(messages, queue, self._check_message, self._opts.max_message_size, self._ns)
         result = await self._send(request, timeout)
         assert result is not None
         return result
 
-    async def _send(self, request: _SendRequest, timeout: float | None) -> SendResult | None:
+    async def _send(self, request: SendRequest, timeout: float | None) -> SendResult | None:
         total = self._opts.send_timeout if timeout is None else timeout
         if request.queue is not None or request.selector is not None:
             return await self._send_once(request, total)
         return await self._send_with_retries(request, total)
 
-    async def _send_once(self, request: _SendRequest, total: float) -> SendResult | None:
+    async def _send_once(self, request: SendRequest, total: float) -> SendResult | None:
         """``sendSelectImpl`` / ``send(msg, mq)``: one attempt, to the chosen queue."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total
@@ -727,21 +599,9 @@ class AsyncProducer:
         # no fault-window bookkeeping: Java keeps it for sendDefaultImpl's own choices only
         return await self._send_kernel(mq, request, remaining)
 
-    @staticmethod
-    def _select(request: _SendRequest, info: TopicPublishInfo) -> MessageQueue:
-        assert request.selector is not None and request.message is not None
-        queues = list(info.queues)
-        try:
-            mq = request.selector(queues, request.message, request.arg)
-        except Exception as exc:
-            raise ClientError(f"select message queue threw exception: {type(exc).__name__}: {exc}") from exc
-        if mq is None:
-            raise ClientError("select message queue return null.")
-        if not isinstance(mq, MessageQueue):
-            raise ClientError(f"select message queue returned a {type(mq).__name__}, not a MessageQueue")
-        return mq
+    _select = staticmethod(select_queue)
 
-    async def _send_with_retries(self, request: _SendRequest, total: float) -> SendResult | None:
+    async def _send_with_retries(self, request: SendRequest, total: float) -> SendResult | None:
         """``sendDefaultImpl``: choose a queue, retry retriable failures on
         another broker, all within ``total`` seconds."""
         loop = asyncio.get_running_loop()
@@ -794,7 +654,7 @@ class AsyncProducer:
             raise last_error
         raise RequestTimeoutError(f"send to topic {request.topic} timed out after {total:g} s")
 
-    async def _send_kernel(self, mq: MessageQueue, request: _SendRequest, timeout: float) -> SendResult | None:
+    async def _send_kernel(self, mq: MessageQueue, request: SendRequest, timeout: float) -> SendResult | None:
         instance = self.instance
         addr = instance.find_broker_address_in_publish(mq.broker_name)
         if addr is None:
@@ -843,21 +703,4 @@ class AsyncProducer:
         return self._process_response(mq, response, addr, request.uniq)
 
     def _process_response(self, mq: MessageQueue, response: RemotingCommand, addr: str, uniq: str) -> SendResult:
-        status = _STATUS_BY_CODE.get(response.code)  # type: ignore[call-overload]
-        if status is None:
-            raise BrokerError.for_code(response.code, response.remark, addr)
-        header = SendMessageResponseHeader.from_command(response)
-        if header.queue_id != mq.queue_id:
-            mq = MessageQueue(mq.topic, mq.broker_name, header.queue_id)
-        if self._ns:
-            mq = self._ns.unwrap_queue(mq)
-        return _new_send_result(
-            status,
-            header.batch_uniq_id or uniq,
-            header.msg_id,
-            mq,
-            header.queue_offset,
-            header.transaction_id,
-            header.msg_region,
-            header.trace_on if header.trace_on is not None else True,
-        )
+        return send_result(mq, response, addr, uniq, self._ns)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from rmqwire.codec import RemotingCommand, decode
 
-__all__ = ["shared_dir", "golden_path", "golden_records", "golden_commands"]
+__all__ = ["shared_dir", "shared_golden_file", "golden_path", "golden_records", "golden_commands", "GoldenFrames"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +41,14 @@ def shared_dir() -> Path:
     pytest.skip(f"shared golden sessions not found (looked for {' and '.join(str(c / 'golden') for c in _candidates())})")
 
 
+def shared_golden_file(name: str) -> Path:
+    """Where ``golden/<name>`` is, without skipping: the first candidate that
+    holds it, else where the first candidate would.  For module-level
+    constants; the test using one still skips when ``.is_file()`` is false."""
+    candidates = [c / "golden" / name for c in _candidates()]
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
 def golden_path(name: str) -> Path:
     """``golden/<name>`` in the shared directory, or skip naming the missing file."""
     path = shared_dir() / "golden" / name
@@ -59,3 +67,27 @@ def golden_commands(name: str) -> Iterator[tuple[dict[str, Any], RemotingCommand
     """Each record with its frame decoded (the 4-byte length prefix included)."""
     for record in golden_records(name):
         yield record, decode(bytes.fromhex(record["frame_hex"]))
+
+
+class GoldenFrames(Mapping[int, dict[str, Any]]):
+    """One session's records by ``seq``, read at first use, so that a module
+    holding one imports without the shared directory and only the tests that
+    read it skip."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._records: dict[int, dict[str, Any]] | None = None
+
+    def _load(self) -> dict[int, dict[str, Any]]:
+        if self._records is None:
+            self._records = {record["seq"]: record for record in golden_records(self._name)}
+        return self._records
+
+    def __getitem__(self, seq: int) -> dict[str, Any]:
+        return self._load()[seq]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())

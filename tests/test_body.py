@@ -7,10 +7,10 @@ recording name server's fastjson-style route answers, which it accepted).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_support import GoldenFrames
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,15 +30,7 @@ from rmqwire.codec.body import (
 )
 from rmqwire.codec.errors import CodecError, EncodeError, MalformedBodyError
 
-GOLDEN = Path("/work/shared/golden/cpp.jsonl")
-
-
-def _golden() -> dict[int, dict[str, Any]]:
-    with GOLDEN.open(encoding="utf-8") as lines:
-        return {case["seq"]: case for case in map(json.loads, lines)}
-
-
-FRAMES = _golden()
+FRAMES = GoldenFrames("cpp.jsonl")  # read at first use; its tests skip without ../shared
 
 
 def body_of(seq: int) -> bytes:

@@ -20,18 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 from broker_consumer_support import run
+from golden_support import shared_golden_file
 
 from rmqwire.codec import RemotingCommand, RequestCode, ResponseCode, decode, decode_messages, encode
 from rmqwire.codec.body import GetConsumerListByGroupResponseBody, LockBatchResponseBody
 from rmqwire.codec.stream import FrameDecoder
 from rmqwire.testing import LocalBroker
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8.jsonl"
+GOLDEN = shared_golden_file("java-broker-4.9.8.jsonl")
 # Java's send path stores CLUSTER and drops WAIT; LocalBroker keeps what was sent (documented).
 _STORE_DIFFERENCES = {"CLUSTER", "WAIT"}
 
@@ -210,7 +210,7 @@ async def _eventually(predicate: Any, timeout: float = 5.0) -> bool:
     return True
 
 
-GOLDEN_ORDER = GOLDEN.with_name("java-broker-4.9.8-tx-order-ns.jsonl")
+GOLDEN_ORDER = shared_golden_file("java-broker-4.9.8-tx-order-ns.jsonl")
 
 
 def test_the_orderly_consumers_locks_are_granted_as_the_real_broker_granted_them() -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from golden_support import shared_golden_file
 
 from rmqwire.broker.controller import notify_consumer_ids_changed_request
 from rmqwire.codec import (
@@ -38,7 +38,7 @@ from rmqwire.testing import LocalBroker
 
 _T = TypeVar("_T")
 
-GOLDEN_JAVA = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "java-broker-4.9.8.jsonl"
+GOLDEN_JAVA = shared_golden_file("java-broker-4.9.8.jsonl")
 GROUP = "CG_PUSH"
 
 

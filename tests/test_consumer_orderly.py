@@ -11,10 +11,10 @@ import collections
 import json
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_support import shared_golden_file
 
 from consumer_helpers import consumer_for, eventually, run
 from rmqwire import (
@@ -35,7 +35,7 @@ from rmqwire.consumer import consume_orderly
 from rmqwire.consumer.orderly_queue import OrderlyProcessQueue
 from rmqwire.testing import LocalBroker
 
-GOLDEN = Path("/work/shared/golden/java-broker-4.9.8-tx-order-ns.jsonl")
+GOLDEN = shared_golden_file("java-broker-4.9.8-tx-order-ns.jsonl")
 
 
 class OrderlyCollector:

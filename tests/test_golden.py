@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_support import shared_golden_file
 
 import rmqwire.codec.errors as errors
 from rmqwire.codec import FrameDecoder, LanguageCode, RemotingCommand, SerializeType, decode, encode
@@ -41,8 +42,8 @@ from rmqwire.codec.trace import (
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "specs" / "golden"
-CPP_JSONL = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
-SHARED_GOLDEN = ROOT.parent / "shared" / "golden"
+CPP_JSONL = shared_golden_file("cpp.jsonl")
+SHARED_GOLDEN = CPP_JSONL.parent
 JAVA_FILES = ("java-broker-4.9.8.msgpack", "java-broker-4.9.8-tx-order-ns.msgpack")
 FILES = ("cpp.msgpack", "rocketmq-binary.msgpack", "errors.msgpack", *JAVA_FILES)
 

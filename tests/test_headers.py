@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_support import shared_golden_file
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -462,7 +463,7 @@ def test_json_scalars_in_hand_built_ext_fields_read_like_fastjson() -> None:
 _GOLDEN_CANDIDATES = [
     Path(__file__).parent / "golden" / "cpp.jsonl",
     Path(__file__).parent.parent / "specs" / "golden" / "cpp.jsonl",
-    Path("/work/shared/golden/cpp.jsonl"),
+    shared_golden_file("cpp.jsonl"),
 ]
 GOLDEN_PATH = next((path for path in _GOLDEN_CANDIDATES if path.exists()), None)
 GOLDEN: list[dict[str, Any]] = (

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from golden_support import shared_golden_file
 
 from rmqwire.pytest_plugin import local_broker, local_broker_factory  # noqa: F401  (fixtures under test)
 from rmqwire.testing import NAMESRV, Fault, LocalBroker
@@ -35,7 +36,7 @@ from rmqwire.codec.message import BatchEntry, create_offset_msg_id, encode_batch
 
 _T = TypeVar("_T")
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "cpp.jsonl"
+GOLDEN = shared_golden_file("cpp.jsonl")
 JSON, ROCKETMQ = SerializeType.JSON, SerializeType.ROCKETMQ
 
 

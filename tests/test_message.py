@@ -10,15 +10,14 @@ Provenance of the vectors:
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 import zlib
-from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_support import GoldenFrames
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,15 +56,7 @@ from rmqwire.codec.message import (
     validate_user_property,
 )
 
-GOLDEN = Path("/work/shared/golden/cpp.jsonl")
-
-
-def _golden() -> dict[int, dict[str, Any]]:
-    with GOLDEN.open(encoding="utf-8") as lines:
-        return {case["seq"]: case for case in map(json.loads, lines)}
-
-
-FRAMES = _golden()
+FRAMES = GoldenFrames("cpp.jsonl")  # read at first use; its tests skip without ../shared
 SEND_SEQS = [3, 5, 7, 9, 11, 13]
 
 

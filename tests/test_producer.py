@@ -14,6 +14,7 @@ import time
 from typing import Any, TypeVar
 
 import pytest
+from golden_support import golden_records
 
 from rmqwire import AsyncProducer, Message, Producer, SendStatus, ServiceState
 from rmqwire.instance import REGISTRY
@@ -161,11 +162,7 @@ def test_orderly_send_to_a_chosen_queue() -> None:
 def _golden_frames() -> list[dict[str, Any]]:
     import json
 
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "golden", "cpp.jsonl")
-    if not os.path.exists(path):
-        pytest.skip("../shared/golden/cpp.jsonl is not beside this checkout")
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return golden_records("cpp.jsonl")
 
 
 _ACL_KEYS = {"AccessKey", "Signature", "OnsChannel"}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_support import shared_golden_file
 
 from rmqwire import AsyncProducer, Credentials, Message, Producer, SendStatus
 from rmqwire.testing import LocalBroker, self_signed_tls
@@ -28,7 +29,7 @@ from rmqwire.codec.trace import unpack_records
 from producer_support import eventually, open_sockets, run
 
 ROOT = Path(__file__).resolve().parent.parent
-CPP_JSONL = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
+CPP_JSONL = shared_golden_file("cpp.jsonl")
 CPP_MSGPACK = ROOT / "specs" / "golden" / "cpp.msgpack"
 
 TOPIC = "SecureTopic"

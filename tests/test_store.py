@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from golden_support import shared_golden_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,9 +29,9 @@ from rmqwire.codec.store import (
     decode_message,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+SHARED = shared_golden_file("java-broker-4.9.8.jsonl").parent
 GOLDEN_FILES = ("java-broker-4.9.8.jsonl", "java-broker-4.9.8-tx-order-ns.jsonl")
-NO_SHARED = f"the golden Java sessions (../shared/golden, beside this checkout) are not at {SHARED}"
+NO_SHARED = f"the golden Java sessions (../shared/golden beside this checkout, or $RMQWIRE_SHARED/golden) are not at {SHARED}"
 
 V6 = int(MessageSysFlag.BORNHOST_V6_FLAG | MessageSysFlag.STOREHOSTADDRESS_V6_FLAG)
 

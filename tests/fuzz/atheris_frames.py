@@ -243,7 +243,7 @@ def _golden_records() -> list[Any]:
 
 
 def _captured_frames() -> list[bytes]:
-    path = ROOT.parent / "shared" / "golden" / "cpp.jsonl"
+    path = Path(os.environ.get("RMQWIRE_SHARED") or ROOT.parent / "shared") / "golden" / "cpp.jsonl"
     if not path.is_file():
         return []
     frames = []
