@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from .codec.acl import Credentials
     from .codec.store import MessageExt
     from .consumer.lite_pull import AsyncLitePullConsumer, LitePullConsumer
-    from .consumer.push import AsyncPushConsumer, PushConsumer
+    from .consumer.push import AsyncPushConsumer
+    from .consumer.push_blocking import PushConsumer
     from .instance import ServiceState
     from .inner import ConsumerInner, ProducerInner
     from .producer import AsyncProducer, MessageQueueSelector
@@ -87,7 +88,7 @@ _EXPORTS = {
     "AsyncProducer": ".producer",
     "Producer": ".sync",
     "AsyncPushConsumer": ".consumer.push",
-    "PushConsumer": ".consumer.push",
+    "PushConsumer": ".consumer.push_blocking",
     "AsyncLitePullConsumer": ".consumer.lite_pull",
     "LitePullConsumer": ".consumer.lite_pull",
     "MessageExt": ".codec.store",
