@@ -39,7 +39,9 @@ def test_cpp_push_consumer_consumes_what_rmqwire_produced(cpp_python: str, tappe
     run = run_driver([cpp_python, str(DRIVERS_DIR / "cpp_consumer_driver.py")], scen, tmp_path / "cpp-consumer", timeout=60)
     assert run.returncode == 0, run.describe()
     events = [e["event"] for e in run.events]
-    assert events[0] == "started" and "done" in events and events[-1] == "shutdown", run.describe()
+    # the client's callback threads may deliver before start() has returned,
+    # so "started" can follow the first messages
+    assert "started" in events and "done" in events and events[-1] == "shutdown", run.describe()
 
     by_case = check_consumed(run.events, specs, run.describe())
 
