@@ -19,64 +19,24 @@ import asyncio
 import logging
 import math
 import struct
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
 
 import pytest
 
 from rmqwire.broker import DeferredReply, RequestContext, reply
-from rmqwire.codec import ConfigError, FrameDecoder, RemotingCommand, RequestCode, ResponseCode, encode
+from rmqwire.codec import ConfigError, RemotingCommand, RequestCode, ResponseCode
 from rmqwire.testing import LocalBroker
-
-_T = TypeVar("_T")
+from test_broker_processors import Peer as processors_peer
+from test_broker_processors import with_broker
 
 HOLD = 9002  # a request code of our own, for a processor that holds its answer
 IDLE = 0.3
+#: how long a test waits for the server to close a connection it should close
+CLOSE_WITHIN = 5.0
 
 
-def run(coro: Coroutine[Any, Any, _T], timeout: float = 20.0) -> _T:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def with_broker(**kwargs: Any) -> Callable[[Callable[[LocalBroker], Awaitable[None]]], Callable[[], None]]:
-    def wrap(body: Callable[[LocalBroker], Awaitable[None]]) -> Callable[[], None]:
-        def test() -> None:
-            async def main() -> None:
-                async with LocalBroker(**kwargs) as broker:
-                    await body(broker)
-
-            run(main())
-
-        test.__name__ = body.__name__
-        test.__doc__ = body.__doc__
-        return test
-
-    return wrap
-
-
-class Peer:
-    """A raw connection: frames or loose bytes out, whole frames back."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.decoder = FrameDecoder()
-        self.pending: list[RemotingCommand] = []
-
-    @classmethod
-    async def connect(cls, addr: str) -> Peer:
-        host, port = addr.rsplit(":", 1)
-        return cls(*await asyncio.open_connection(host, int(port)))
-
-    def send(self, cmd: RemotingCommand) -> None:
-        self.writer.write(encode(cmd))
-
-    async def recv(self, timeout: float = 3.0) -> RemotingCommand:
-        while not self.pending:
-            data = await asyncio.wait_for(self.reader.read(65536), timeout)
-            if not data:
-                raise ConnectionError("closed by the server")
-            self.pending.extend(self.decoder.feed(data))
-        return self.pending.pop(0)
+class Peer(processors_peer):
+    """A raw connection (:class:`test_broker_processors.Peer`) that can also
+    watch a silent connection stay open."""
 
     async def still_open_after(self, seconds: float) -> bool:
         """Whether the server leaves the connection open (and silent) for ``seconds``."""
@@ -88,23 +48,6 @@ class Peer:
             return False
         self.pending.extend(self.decoder.feed(data))
         return bool(data)
-
-    async def closed_by_server(self, within: float = 5.0) -> bool:
-        try:
-            while await asyncio.wait_for(self.reader.read(65536), within):
-                pass
-            return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except asyncio.TimeoutError:
-            return False
-
-    async def close(self) -> None:
-        self.writer.close()
-        try:
-            await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 def heartbeat(opaque: int) -> RemotingCommand:
@@ -145,7 +88,7 @@ def test_a_connection_that_sends_nothing_is_closed_on_either_port(caplog: pytest
     async def body(broker: LocalBroker) -> None:
         peers = [await Peer.connect(broker.namesrv_addr), await Peer.connect(broker.broker_addrs["broker-a"])]
         for peer in peers:
-            assert await peer.closed_by_server()
+            assert await peer.closed_by_server(CLOSE_WITHIN)
         assert broker.broker().connections == []
 
     with caplog.at_level(logging.WARNING, logger="rmqwire"):
@@ -166,7 +109,7 @@ async def test_complete_frames_keep_a_connection_open_and_silence_then_closes_it
         answer = await peer.recv()
         assert (answer.opaque, answer.code) == (opaque, ResponseCode.SUCCESS)
         await asyncio.sleep(IDLE / 3)
-    assert await peer.closed_by_server()
+    assert await peer.closed_by_server(CLOSE_WITHIN)
 
 
 @with_broker(idle_timeout=IDLE)
@@ -176,7 +119,7 @@ async def test_a_connection_answering_nothing_but_asking_is_not_idle_on_the_name
         peer.send(route_request(opaque))
         assert (await peer.recv()).opaque == opaque
         await asyncio.sleep(IDLE / 3)
-    assert await peer.closed_by_server()
+    assert await peer.closed_by_server(CLOSE_WITHIN)
 
 
 def test_a_slowloris_dribbling_an_unfinished_frame_is_closed(caplog: pytest.LogCaptureFixture) -> None:
@@ -244,4 +187,4 @@ async def test_a_connection_waiting_for_a_held_answer_is_not_idle(broker: LocalB
     answer = await peer.recv()
     assert (answer.opaque, answer.remark) == (7, "released")
     # once answered, the clock runs again from the answer
-    assert await peer.closed_by_server()
+    assert await peer.closed_by_server(CLOSE_WITHIN)
