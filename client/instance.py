@@ -414,6 +414,34 @@ class ClientInstance:
                 f"no response from {addr} to request code {cmd.code} within {timeout:.3g} s"
             ) from None
 
+    def invoke_blocking(self, addr: str, cmd: RemotingCommand, timeout: float) -> RemotingCommand | None:
+        """:meth:`invoke` from a thread other than the event loop's, on the
+        open connection to ``addr``; ``None`` (nothing sent) when there is
+        none yet, since connecting is the loop's work."""
+        if timeout <= 0:
+            raise RequestTimeoutError(f"no time left to send request code {cmd.code} to {addr}")
+        conn = self._connections.get(addr)
+        if conn is None or conn.closed:
+            return None
+        try:
+            return conn.request_blocking(self._prepare(cmd) if self.config.credentials is not None else cmd, timeout)
+        except RequestTimeoutError:
+            stuck = conn.answer_unread()
+            self.loop.call_soon_threadsafe(conn.abort)  # as invoke does (closeSocketIfTimeout)
+            raise RequestTimeoutError(
+                f"no response from {addr} to request code {cmd.code} within {timeout:.3g} s"
+                + ("; an answer is waiting unread: the event-loop thread is blocked or overloaded" if stuck else "")
+            ) from None
+
+    def invoke_oneway_blocking(self, addr: str, cmd: RemotingCommand) -> bool:
+        """:meth:`invoke_oneway` from another thread; False (nothing sent)
+        when there is no open connection to ``addr`` yet."""
+        conn = self._connections.get(addr)
+        if conn is None or conn.closed:
+            return False
+        conn.send_oneway_blocking(self._prepare(cmd) if self.config.credentials is not None else cmd)
+        return True
+
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand, timeout: float) -> None:
         """Send a oneway ``cmd`` to ``addr``."""
         conn = self._connections.get(addr)

@@ -39,8 +39,6 @@ from .codec.errors import (
     ConfigError,
     NoRouteError,
     RemotingError,
-    RequestTimeoutError,
-    RocketMQError,
     ServiceStateError,
 )
 from .codec.headers import SendMessageRequestHeader
@@ -60,6 +58,7 @@ from .instance import REGISTRY, ClientConfig, ClientInstance, ServiceState
 from .optioncheck import checked_options, enum_option
 from .namespacing import Namespace, resolve_namespace
 from .route import FaultTracker, TopicPublishInfo, publish_info_from_route
+from .send_plan import Outcome, Plan, once_plan, retry_plan
 from .send_request import (
     MessageQueueSelector,
     SendRequest,
@@ -97,7 +96,6 @@ _new_command: Callable[..., RemotingCommand] = _fast_constructor(RemotingCommand
 _SEND_EXT_V2 = SendMessageRequestHeader.ext_fields_builder(v2=True)
 _SEND_EXT_V1 = SendMessageRequestHeader.ext_fields_builder(v2=False)
 _SEND_CODE_V2 = int(RequestCode.SEND_MESSAGE_V2)
-_NO_BROKERS: frozenset[str] = frozenset()
 _ONEWAY_FLAG = int(RemotingFlag.ONEWAY)
 
 
@@ -490,6 +488,11 @@ class AsyncProducer:
 
     _check_target = staticmethod(check_target)
 
+    def _batch(self, messages: Sequence[Message], queue: MessageQueue | None) -> SendRequest:
+        """Checks and the one request of a batch (see :meth:`send_batch`)."""
+        self._check_running()
+        return batch_request(messages, queue, self._check_message, self._opts.max_message_size, self._ns)
+
     async def send(
         self,
         msg: Message,
@@ -514,12 +517,7 @@ class AsyncProducer:
         order and the same one would fail the same way.  Returns a
         :class:`SendResult` or raises: a message is never dropped silently.
         """
-        request = self._single(msg, oneway=False, queue=queue, selector=selector, arg=arg)
-        total = self._opts.send_timeout if timeout is None else timeout
-        if queue is None and selector is None:
-            result = await self._send_with_retries(request, total)
-        else:
-            result = await self._send_once(request, total)
+        result = await self._send(self._single(msg, oneway=False, queue=queue, selector=selector, arg=arg), timeout)
         assert result is not None
         return result
 
@@ -573,86 +571,61 @@ class AsyncProducer:
         message gets its own UNIQ_KEY and ``SendResult.msg_id`` joins them.
         With ``queue``, tried once on that queue, as :meth:`send`.
         """
-        self._check_running()
-        request = batch_request(messages, queue, self._check_message, self._opts.max_message_size, self._ns)
-        result = await self._send(request, timeout)
+        result = await self._send(self._batch(messages, queue), timeout)
         assert result is not None
         return result
 
     async def _send(self, request: SendRequest, timeout: float | None) -> SendResult | None:
-        total = self._opts.send_timeout if timeout is None else timeout
-        if request.queue is not None or request.selector is not None:
-            return await self._send_once(request, total)
-        return await self._send_with_retries(request, total)
-
-    async def _send_once(self, request: SendRequest, total: float) -> SendResult | None:
-        """``sendSelectImpl`` / ``send(msg, mq)``: one attempt, to the chosen queue."""
         loop = asyncio.get_running_loop()
+        total = self._opts.send_timeout if timeout is None else timeout
         deadline = loop.time() + total
-        mq = request.queue
-        if mq is None:
-            info = await self._find_publish_info(request.topic, total)
-            mq = self._select(request, info)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise RequestTimeoutError(f"send to {mq} timed out after {total:g} s before it was sent")
-        # no fault-window bookkeeping: Java keeps it for sendDefaultImpl's own choices only
-        return await self._send_kernel(mq, request, remaining)
+        info = None
+        if request.queue is None:
+            info = self._publish.get(request.topic)
+            if info is None or not info.ok:
+                info = await self._find_publish_info(request.topic, total)
+        plan = self._plan(request, info, deadline, total, loop.time)
+        mq, remaining = next(plan)
+        while True:
+            try:
+                outcome: Outcome = await self._send_kernel(mq, request, remaining)
+            except (RemotingError, BrokerError) as exc:
+                outcome = exc
+            try:
+                mq, remaining = plan.send(outcome)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    def _plan(
+        self,
+        request: SendRequest,
+        info: TopicPublishInfo | None,
+        deadline: float,
+        total: float,
+        clock: Callable[[], float],
+    ) -> Plan:
+        """How ``request`` is tried (see :mod:`client.send_plan`): once to an
+        explicit or selected queue (the selector runs here), or with
+        retries; ``info`` is the topic's publish info unless a queue is given."""
+        if request.queue is not None:
+            return once_plan(request.queue, deadline, total, clock)
+        assert info is not None
+        if request.selector is not None:
+            return once_plan(self._select(request, info), deadline, total, clock)
+        opts = self._opts
+        return retry_plan(
+            request,
+            info,
+            deadline,
+            total,
+            clock,
+            retries=opts.retry_times_when_send_failed,
+            tracker=opts.fault_tracker,
+            avoid_faulty=opts.latency_fault_tolerance,
+            retry_when_not_stored=opts.retry_another_broker_when_not_store_ok,
+        )
 
     _select = staticmethod(select_queue)
-
-    async def _send_with_retries(self, request: SendRequest, total: float) -> SendResult | None:
-        """``sendDefaultImpl``: choose a queue, retry retriable failures on
-        another broker, all within ``total`` seconds."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        deadline = now + total
-        info = self._publish.get(request.topic)
-        if info is None or not info.ok:
-            info = await self._find_publish_info(request.topic, total)
-            now = loop.time()
-        attempts = 1 if request.oneway else 1 + self._opts.retry_times_when_send_failed
-        last_broker: str | None = None
-        last_error: RocketMQError | None = None
-        tracker = self._opts.fault_tracker
-        avoiding = self._opts.latency_fault_tolerance
-        # Two clock readings per attempt: before (it is also the start of the
-        # latency) and after the answer.
-        for attempt in range(attempts):
-            if attempt:
-                now = loop.time()
-            remaining = deadline - now
-            if remaining <= 0:
-                break
-            avoid = tracker.avoided(now) if avoiding else _NO_BROKERS
-            mq = info.select_queue(last_broker, avoid)
-            started = now
-            try:
-                result = await self._send_kernel(mq, request, remaining)
-            except RemotingError as exc:
-                now = loop.time()
-                tracker.update(mq.broker_name, (now - started) * 1000, isolated=True, now=now)
-                log.warning("send to %s failed (attempt %d/%d): %s", mq.broker_name, attempt + 1, attempts, exc)
-                last_error, last_broker = exc, mq.broker_name
-                continue
-            except BrokerError as exc:
-                now = loop.time()
-                tracker.update(mq.broker_name, (now - started) * 1000, isolated=True, now=now)
-                if not exc.retriable:
-                    raise
-                log.warning("send to %s failed (attempt %d/%d): %s", mq.broker_name, attempt + 1, attempts, exc)
-                last_error, last_broker = exc, mq.broker_name
-                continue
-            now = loop.time()
-            tracker.update(mq.broker_name, (now - started) * 1000, isolated=False, now=now)
-            if result is None or result.status is SendStatus.SEND_OK:
-                return result
-            if not self._opts.retry_another_broker_when_not_store_ok or attempt == attempts - 1:
-                return result
-            last_broker = mq.broker_name
-        if last_error is not None:
-            raise last_error
-        raise RequestTimeoutError(f"send to topic {request.topic} timed out after {total:g} s")
 
     async def _send_kernel(self, mq: MessageQueue, request: SendRequest, timeout: float) -> SendResult | None:
         instance = self.instance
@@ -662,6 +635,15 @@ class AsyncProducer:
             addr = instance.find_broker_address_in_publish(mq.broker_name)
             if addr is None:
                 raise NoRouteError(f"The broker[{mq.broker_name}] not exist")
+        cmd = self._send_command(mq, request)
+        if request.oneway:
+            await instance.invoke_oneway(addr, cmd, timeout)
+            return None
+        response = await instance.invoke(addr, cmd, timeout)
+        return self._send_result(mq, request, response, addr)
+
+    def _send_command(self, mq: MessageQueue, request: SendRequest) -> RemotingCommand:
+        """``sendKernelImpl``'s request for ``request`` to ``mq``."""
         opts = self._opts
         v2 = opts.use_v2 or request.batch
         # the header's extFields made straight from the values, in the wire
@@ -688,19 +670,15 @@ class AsyncProducer:
             code = _SEND_CODE_V2
         else:
             code = SendMessageRequestHeader.request_code_for(v2, request.batch)
-        config = instance.config
+        config = self.instance.config
         body = request.body
-        cmd = _new_command(
+        return _new_command(
             code, config.language, DEFAULT_VERSION, 0, _ONEWAY_FLAG if request.oneway else 0, None, ext,
             body if type(body) is bytes else bytes(body), config.serialize_type,
         )
-        if request.oneway:
-            await instance.invoke_oneway(addr, cmd, timeout)
-            return None
-        response = await instance.invoke(addr, cmd, timeout)
+
+    def _send_result(self, mq: MessageQueue, request: SendRequest, response: RemotingCommand, addr: str) -> SendResult:
+        """``processSendResponse``: the broker's answer as the caller's result."""
         if type(mq) is not MessageQueue or mq.topic != request.topic:
             mq = MessageQueue(request.topic, mq.broker_name, mq.queue_id)
-        return self._process_response(mq, response, addr, request.uniq)
-
-    def _process_response(self, mq: MessageQueue, response: RemotingCommand, addr: str, uniq: str) -> SendResult:
-        return send_result(mq, response, addr, uniq, self._ns)
+        return send_result(mq, response, addr, request.uniq, self._ns)

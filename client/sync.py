@@ -41,7 +41,7 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
@@ -50,8 +50,9 @@ from .codec.errors import ClientError, RequestTimeoutError, ServiceStateError
 from .instance import ServiceState
 from .optioncheck import checked_options
 from .codec.store import MessageExt
+from . import send_blocking
 from .producer import AsyncProducer, MessageQueueSelector
-from .types import Message, MessageQueue
+from .types import Message, MessageQueue, SendResult
 
 __all__ = ["Producer", "BlockingFacade", "blocking", "blocking_call", "BACKSTOP_SLACK"]
 
@@ -234,17 +235,24 @@ class BlockingFacade(Generic[C]):
         """The timeout of a call that passes none (None: wait as long as the core does)."""
         return None
 
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, what: str = "call") -> T:
+    def _check_caller(self, what: str) -> asyncio.AbstractEventLoop:
+        """The loop, once the facade is started and the caller is not its thread."""
         loop = self._loop
         if loop is None:
-            coro.close()
             raise ServiceStateError(f"The {self._kind} service state not OK, {self._core.state.value}")
         if self._loop_thread.is_current():
-            coro.close()
             raise ClientError(
                 f"blocking {self._kind} {what}() called on the {self._kind}'s own event-loop thread "
                 "(from a callback?): it would wait for itself; use the async client there"
             )
+        return loop
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, what: str = "call") -> T:
+        try:
+            loop = self._check_caller(what)
+        except BaseException:
+            coro.close()
+            raise
         call = _Call(coro)
         try:
             loop.call_soon_threadsafe(call.start, loop)
@@ -264,6 +272,11 @@ class BlockingFacade(Generic[C]):
                 f"{where} (the loop thread is blocked or overloaded, or a task does not stop)"
             )
         return call.outcome()
+
+    def _run_within(self, coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
+        """:meth:`_run` for a coroutine that ends by itself within ``timeout``
+        seconds; the loop gets :data:`BACKSTOP_SLACK` more."""
+        return self._run(coro, timeout + BACKSTOP_SLACK, what)
 
     def _run_plain(self, fn: Callable[[], T], what: str) -> T:
         if self._loop is None:
@@ -408,7 +421,24 @@ class Producer(BlockingFacade[AsyncProducer]):
         """The async core (for inspection; call it only from its own loop)."""
         return self._core
 
-    send = blocking(AsyncProducer.send)
+    # The sends run on the caller's thread (client.send_blocking), as Java's do.
+    def send(
+        self,
+        msg: Message,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        timeout: float | None = None,
+    ) -> SendResult:
+        self._check_caller("send")
+        result = send_blocking.send(
+            self._core, self._core._single(msg, oneway=False, queue=queue, selector=selector, arg=arg), timeout, self._run_within
+        )
+        assert result is not None
+        return result
+
+    send.__doc__ = AsyncProducer.send.__doc__
 
     def request(
         self,
@@ -427,6 +457,27 @@ class Producer(BlockingFacade[AsyncProducer]):
             self._core.request(msg, timeout, queue=queue, selector=selector, arg=arg), backstop, "request"
         )
 
-    send_oneway = blocking(AsyncProducer.send_oneway)
-    send_batch = blocking(AsyncProducer.send_batch)
+    def send_oneway(
+        self,
+        msg: Message,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> None:
+        self._check_caller("send_oneway")
+        request = self._core._single(msg, oneway=True, queue=queue, selector=selector, arg=arg)
+        send_blocking.send(self._core, request, None, self._run_within)
+
+    send_oneway.__doc__ = AsyncProducer.send_oneway.__doc__
+
+    def send_batch(
+        self, messages: Sequence[Message], *, queue: MessageQueue | None = None, timeout: float | None = None
+    ) -> SendResult:
+        self._check_caller("send_batch")
+        result = send_blocking.send(self._core, self._core._batch(messages, queue), timeout, self._run_within)
+        assert result is not None
+        return result
+
+    send_batch.__doc__ = AsyncProducer.send_batch.__doc__
     fetch_publish_queues = blocking(AsyncProducer.fetch_publish_queues)

@@ -8,21 +8,32 @@ the socket and the session, and arms one timer at the session's next deadline
 
 Two things keep its cost per request low (issue 13): the frames written in
 one turn of the event loop leave with one ``transport.write`` (see
-``Connection._write``), and the timer is only re-armed when a new request
+``Connection._queue``), and the timer is only re-armed when a new request
 ends before the armed deadline; a timer that fires early for an answered
 request just re-arms at the next one.
+
+A thread other than the loop's may send too (:meth:`Connection.request_blocking`,
+for the blocking producer): waking the loop thread for every request would
+cost more than the request (two thread switches and a self-pipe write), so
+the thread writes its frame itself, straight to the socket when nothing is
+queued before it, and blocks on a lock that the loop releases when the
+response is read.  One lock (``_mutex``) makes the session and the outgoing
+queue safe to share between the threads; the session stays single-minded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl as _ssl
+import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from .codec.command import RemotingCommand
 from .codec.enums import ResponseCode
-from .codec.errors import CodecError, ConnectError, ConnectionClosedError
+from .codec.errors import CodecError, ConnectError, ConnectionClosedError, RequestTimeoutError
 from .codec.session import ClientSession, RequestReceived, ResponseReceived, UnmatchedResponse
 from .codec.stream import DEFAULT_MAX_FRAME_SIZE
 from .aiotools import wait_for
@@ -65,6 +76,53 @@ def _handshake_failure(exc: BaseException) -> bool:
 
 #: bytes of frames buffered in one loop turn that are written at once
 _FLUSH_AT = 64 * 1024
+#: seconds a thread waits for an outcome the loop has already taken from the
+#: session (it is being delivered) before giving up on a wedged loop
+_DELIVERY_SLACK = 5.0
+
+
+class _Waiter(Protocol):
+    def done(self) -> bool: ...
+
+    def set_result(self, result: RemotingCommand, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+
+class _ThreadWaiter:
+    """The future of a request a thread sent: a held lock the thread blocks
+    on, released by the loop thread (the only one that completes it)."""
+
+    __slots__ = ("_lock", "_done", "_result", "_error")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._done = False
+        self._result: RemotingCommand | None = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: RemotingCommand) -> None:
+        if not self._done:
+            self._result, self._done = result, True
+            self._lock.release()
+
+    def set_exception(self, exception: BaseException) -> None:
+        if not self._done:
+            self._error, self._done = exception, True
+            self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        return self._lock.acquire(timeout=max(timeout, 0.0))
+
+    def result(self) -> RemotingCommand:
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -111,11 +169,17 @@ class Connection:
         self._on_request = on_request
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
-        self._waiters: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._waiters: dict[int, _Waiter] = {}
+        #: guards the session, ``_out`` and the sockets against the loop
+        #: thread and threads sending with request_blocking at once
+        self._mutex = threading.Lock()
+        #: a dup of the socket for threads to write to (plain TCP only)
+        self._direct: socket.socket | None = None
+        self._direct_usable = True
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         # Frames written in one turn of the event loop, sent with one
-        # transport.write at the end of it (see _write).
+        # transport.write at the end of it (see _queue).
         self._out: list[bytes] = []
         self._out_size = 0
         self._closed = self._loop.create_future()
@@ -163,10 +227,11 @@ class Connection:
             raise ConnectionClosedError(f"connection to {self.addr} is closed")
         loop = self._loop
         now = loop.time()
-        opaque, frame = self._session.send_request(cmd, now=now, timeout=timeout)
         waiter: asyncio.Future[RemotingCommand] = loop.create_future()
-        self._waiters[opaque] = waiter
-        self._write(frame, cmd, opaque)
+        with self._mutex:
+            opaque, frame = self._session.send_request(cmd, now=now, timeout=timeout)
+            self._waiters[opaque] = waiter
+            self._queue(frame, cmd, opaque)
         # A timer already armed at or before this deadline will see to it
         # (when it fires it re-arms at the next deadline), so arming is only
         # needed when this request ends first.
@@ -175,30 +240,84 @@ class Connection:
             self._arm_timer()
         return waiter
 
+    def request_blocking(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """:meth:`request` for a thread other than the event loop's: send
+        ``cmd`` from this thread and block until its response, the timeout
+        (:class:`~codec.errors.RequestTimeoutError`) or the closed connection.
+        Must not be called on the loop thread, which would wait for itself."""
+        waiter = _ThreadWaiter()
+        with self._mutex:
+            if self._transport is None or self._closed.done():
+                raise ConnectionClosedError(f"connection to {self.addr} is closed")
+            opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=timeout)
+            self._waiters[opaque] = waiter
+            self._queue_from_thread(frame, cmd, opaque)
+        try:
+            answered = waiter.wait(timeout)
+        except BaseException:  # KeyboardInterrupt: nobody waits for it any more
+            self._give_up(opaque)
+            raise
+        if not answered:
+            # This thread keeps the deadline itself, so the loop's timer need
+            # not be re-armed (which would wake the loop thread).
+            expired = self._give_up(opaque)
+            if expired is not None:
+                raise expired
+            # The loop took the outcome from the session as the wait ended
+            # and is handing it over.
+            if not waiter.wait(_DELIVERY_SLACK):
+                raise RequestTimeoutError(f"the event loop did not deliver the answer from {self.addr}")
+        return waiter.result()
+
+    def _give_up(self, opaque: int) -> BaseException | None:
+        with self._mutex:
+            event = self._session.expire(opaque)
+            if event is None:
+                return None
+            self._waiters.pop(opaque, None)
+        return event.error
+
+    def answer_unread(self) -> bool:
+        """True when bytes wait on the socket that the loop has not read: a
+        thread's request timed out because the loop thread is stuck, not the peer."""
+        with self._mutex:
+            sock = self._direct
+            if sock is None:
+                return False
+            try:
+                return bool(sock.recv(1, socket.MSG_PEEK))
+            except OSError:  # EAGAIN: nothing waits
+                return False
+
+    def send_oneway_blocking(self, cmd: RemotingCommand) -> None:
+        """:meth:`send_oneway` for a thread other than the event loop's."""
+        if not cmd.is_oneway:
+            raise ValueError("send_oneway_blocking needs a command with the oneway flag")
+        with self._mutex:
+            if self._transport is None or self._closed.done():
+                raise ConnectionClosedError(f"connection to {self.addr} is closed")
+            opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
+            self._queue_from_thread(frame, cmd, opaque)
+
     def send_oneway(self, cmd: RemotingCommand) -> None:
         """Send a oneway request (flag bit 1 set): nothing will answer it."""
         if self.closed or self._transport is None:
             raise ConnectionClosedError(f"connection to {self.addr} is closed")
         if not cmd.is_oneway:
             raise ValueError("send_oneway needs a command with the oneway flag")
-        opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
-        self._write(frame, cmd, opaque)
+        with self._mutex:
+            opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=0.0)
+            self._queue(frame, cmd, opaque)
 
-    def _write(self, frame: bytes, cmd: RemotingCommand, opaque: int | None = None) -> None:
+    def _queue(self, frame: bytes, cmd: RemotingCommand, opaque: int | None = None) -> None:
         # Frames are not written one by one: the first of a loop turn
         # schedules a flush, which writes all of that turn's frames with one
         # transport.write.  When one read completes sixty responses, sixty
         # senders resume in the same turn and each writes its next request:
         # one syscall (and one wake-up of the peer) instead of sixty, and no
         # added latency, since the flush runs in the very next turn.
-        assert self._transport is not None
-        if log.isEnabledFor(logging.DEBUG):
-            # the session assigned the request its opaque: log what went out
-            if opaque is not None and opaque != cmd.opaque:
-                cmd = cmd.with_opaque(opaque)
-            log.debug("-> %s %s: %r", self.role, self.addr, loggable(cmd))
-        if self._observer is not None:
-            self._observer("out", self.role, self.addr, frame)
+        # (On the loop thread, with _mutex held.)
+        self._going_out(frame, cmd, opaque)
         out = self._out
         if not out:
             self._loop.call_soon(self._flush)
@@ -208,9 +327,72 @@ class Connection:
         if self._out_size >= _FLUSH_AT:
             # a sender that never yields to the loop (oneway sends in a tight
             # loop) must not pile up frames until it does
-            self._flush()
+            self._flush_locked()
+
+    def _queue_from_thread(self, frame: bytes, cmd: RemotingCommand, opaque: int) -> None:
+        # (On another thread, with _mutex held.)  Straight to the socket when
+        # nothing waits before this frame: the loop's transport writes only
+        # under _mutex (in _flush), and its buffer, once empty, stays empty
+        # until then.  Otherwise behind what waits, flushed by the loop.
+        self._going_out(frame, cmd, opaque)
+        transport = self._transport
+        assert transport is not None
+        out = self._out
+        if not out and not transport.is_closing() and transport.get_write_buffer_size() == 0:
+            sent = self._send_direct(frame)
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
+        if not out:
+            self._loop.call_soon_threadsafe(self._flush)
+            self._out_size = 0
+        out.append(frame)
+        self._out_size += len(frame)
+
+    def _send_direct(self, frame: bytes) -> int:
+        sock = self._direct
+        if sock is None:
+            if self._tls or not self._direct_usable:
+                return 0
+            raw = None if self._transport is None else self._transport.get_extra_info("socket")
+            try:
+                if raw is None:
+                    raise ValueError("no socket")
+                # a socket of our own on the same connection (non-blocking, as
+                # the loop's), so it can never be another file's descriptor
+                sock = socket.fromfd(raw.fileno(), raw.family, raw.type)
+                sock.setblocking(False)
+            except (OSError, AttributeError, ValueError):
+                self._direct_usable = False
+                return 0
+            self._direct = sock
+        try:
+            return sock.send(frame)
+        except OSError:  # EAGAIN, or a broken connection the loop will see and report
+            return 0
+
+    def _close_direct(self) -> None:
+        # (With _mutex held.)  Before the transport closes its socket: while
+        # our descriptor is open the kernel would not end the connection.
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
+        self._direct_usable = False
+
+    def _going_out(self, frame: bytes, cmd: RemotingCommand, opaque: int | None) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            # the session assigned the request its opaque: log what went out
+            if opaque is not None and opaque != cmd.opaque:
+                cmd = cmd.with_opaque(opaque)
+            log.debug("-> %s %s: %r", self.role, self.addr, loggable(cmd))
+        if self._observer is not None:
+            self._observer("out", self.role, self.addr, frame)
 
     def _flush(self) -> None:
+        with self._mutex:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         out = self._out
         if not out:
             return
@@ -232,7 +414,8 @@ class Connection:
         if self._observer is not None:
             self._observe_in(data)
         try:
-            events = self._session.receive_data(data)
+            with self._mutex:
+                events = self._session.receive_data(data)
         except CodecError as exc:
             # Java's NettyDecoder closes the channel on any decode error.
             log.warning("closing %s: undecodable data from peer: %s", self.addr, exc)
@@ -288,22 +471,26 @@ class Connection:
         if self.closed or self._transport is None or self._transport.is_closing():
             log.debug("dropping the answer to opaque %d: connection to %s is closed", response.opaque, self.addr)
             return False
-        try:
-            frame = self._session.send_response(response)
-        except ConnectionClosedError:
-            return False
-        self._write(frame, response)
+        with self._mutex:
+            try:
+                frame = self._session.send_response(response)
+            except ConnectionClosedError:
+                return False
+            self._queue(frame, response)
         return True
 
     def _fire_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        for event in self._session.handle_timer(self._loop.time()):
+        with self._mutex:
+            expired = self._session.handle_timer(self._loop.time())
+        for event in expired:
             self._fail(event.opaque, event.error)
         self._arm_timer()
 
     def _arm_timer(self) -> None:
-        when = self._session.get_timer()
+        with self._mutex:
+            when = self._session.get_timer()
         if when == self._timer_at:
             return
         if self._timer is not None:
@@ -320,14 +507,17 @@ class Connection:
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         log.debug("connection to %s %s closed%s", self.role, self.addr, f": {exc}" if exc else "")
-        self._out.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         hint = self._close_hint()
         if hint is not None:
             exc = ConnectionClosedError(f"{exc}; {hint}" if exc else hint)
-        for event in self._session.connection_lost(exc):
+        with self._mutex:
+            self._out.clear()
+            self._close_direct()
+            failed = self._session.connection_lost(exc)
+        for event in failed:
             self._fail(event.opaque, event.error)
         # anything still waiting (defensive: the session owns the truth)
         for waiter in self._waiters.values():
@@ -350,8 +540,10 @@ class Connection:
     def close(self, exc: BaseException | None = None) -> None:
         """Close the connection; pending requests fail."""
         if self._transport is not None and not self._transport.is_closing():
-            self._flush()  # what was written before close() goes out first
-            self._transport.close()
+            with self._mutex:
+                self._flush_locked()  # what was written before close() goes out first
+                self._close_direct()
+                self._transport.close()
         elif self._transport is None:
             self._connection_lost(exc)
 
@@ -361,7 +553,9 @@ class Connection:
 
     def abort(self) -> None:
         """Close at once, without flushing (used when a request timed out)."""
-        self._out.clear()
+        with self._mutex:
+            self._out.clear()
+            self._close_direct()
         if self._transport is not None:
             self._transport.abort()
 

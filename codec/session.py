@@ -386,6 +386,18 @@ class RemotingSession:
                 self._stale -= 1
         return events
 
+    def expire(self, opaque: int) -> RequestTimedOut | None:
+        """The caller stopped waiting for request ``opaque`` before its
+        deadline was handled here (a thread that keeps its own clock): forget
+        it and return its :class:`RequestTimedOut`, or ``None`` when it is no
+        longer pending (its response or failure was already reported, so the
+        caller will get that instead)."""
+        entry = self._pending.pop(opaque, None)
+        if entry is None:
+            return None
+        self._note_stale()
+        return RequestTimedOut(entry.opaque, entry.request, entry.timeout)
+
     def _note_stale(self) -> None:
         # An entry left _pending before its deadline.  Rebuild the heap when
         # stale items dominate, so a busy connection with long timeouts does

@@ -60,8 +60,14 @@ def test_the_blocking_backstop_still_fires_when_the_loop_thread_is_stuck(monkeyp
             loop = producer._loop
             assert loop is not None
             loop.call_soon_threadsafe(time.sleep, 0.6)  # a callback that blocks the loop
-            with pytest.raises(RequestTimeoutError, match="did not finish send"):
+            # the send runs on this thread, which keeps its own deadline and
+            # sees the broker's answer lying unread
+            with pytest.raises(RequestTimeoutError, match="event-loop thread is blocked"):
                 producer.send(Message(TOPIC, b"late"), timeout=0.1)
+            # a step only the loop can do (a route lookup) meets the backstop
+            loop.call_soon_threadsafe(time.sleep, 0.6)
+            with pytest.raises(RequestTimeoutError, match="did not finish send"):
+                producer.send(Message("NotYetRouted", b"late"), timeout=0.1)
 
 
 # --------------------------------------------------------------------------- TLS mismatch

@@ -217,6 +217,27 @@ def test_late_response_after_timeout_is_unmatched() -> None:
     assert isinstance(event, UnmatchedResponse)
 
 
+def test_a_request_the_caller_stopped_waiting_for_expires_at_once() -> None:
+    # A thread waiting on its own clock gives up: the session forgets the
+    # request, says it timed out, and a late answer is unmatched.
+    session = ClientSession()
+    opaque, _ = session.send_request(request(), now=0, timeout=3)
+    event = session.expire(opaque)
+    assert isinstance(event, RequestTimedOut) and (event.opaque, event.timeout) == (opaque, 3)
+    assert (session.pending, session.get_timer(), session.handle_timer(10)) == (0, None, [])
+    (late,) = session.receive_data(response_frame(opaque))
+    assert isinstance(late, UnmatchedResponse)
+
+
+def test_expiring_an_answered_request_reports_nothing() -> None:
+    # The answer won the race: the caller gets the response, not a timeout.
+    session = ClientSession()
+    opaque, _ = session.send_request(request(), now=0, timeout=3)
+    (answered,) = session.receive_data(response_frame(opaque))
+    assert isinstance(answered, ResponseReceived)
+    assert session.expire(opaque) is None and session.expire(12345) is None
+
+
 def test_timer_is_the_earliest_live_deadline() -> None:
     session = ClientSession()
     a, _ = session.send_request(request(topic="A"), now=10, timeout=5)
@@ -402,7 +423,7 @@ def test_a_client_and_a_server_session_talk_both_ways() -> None:
 def test_the_server_session_is_the_client_sessions_machine() -> None:
     # One implementation of the opaque table, timers and framing, not two copies.
     assert issubclass(ServerSession, RemotingSession) and issubclass(ClientSession, RemotingSession)
-    for name in ("send_request", "send_response", "receive_data", "get_timer", "handle_timer", "connection_lost"):
+    for name in ("send_request", "send_response", "receive_data", "get_timer", "handle_timer", "expire", "connection_lost"):
         assert getattr(ServerSession, name) is getattr(ClientSession, name) is getattr(RemotingSession, name)
 
 
