@@ -314,17 +314,19 @@ async def request(
     props[PROPERTY_MESSAGE_REPLY_TO_CLIENT] = instance.client_id
     props[PROPERTY_MESSAGE_TTL] = str(int(timeout * 1000))
     send = replace(send, properties=encode_properties(props))
-    if msg.topic not in instance.topic_routes:
+    if send.topic not in instance.topic_routes:  # (the topic on the wire: namespaced)
         # prepareSendRequest: learn the topic's brokers and heartbeat them, so
         # that the broker the reply reaches knows this client's connection
-        await producer._find_publish_info(msg.topic, deadline - loop.time())
+        await producer._find_publish_info(send.topic, deadline - loop.time())
         await instance.send_heartbeat_to_all_brokers()
     table = pending_requests(instance)
     future = table.add(correlation_id)
     try:
         await producer._send(send, deadline - loop.time())
         try:
-            return await asyncio.wait_for(future, max(deadline - loop.time(), 0.0))
+            # Java hands the reply over as the broker pushed it; here, as every
+            # message user code gets, without this producer's namespace
+            return producer._ns.unwrap_message(await asyncio.wait_for(future, max(deadline - loop.time(), 0.0)))
         except asyncio.TimeoutError:
             raise ReplyTimeoutError(
                 f"send request message to <{msg.topic}> OK, but no reply with correlation id "

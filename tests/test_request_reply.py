@@ -64,11 +64,12 @@ def run_pair(
     scenario: Callable[[LocalBroker, AsyncProducer, AsyncProducer], Awaitable[None]],
     *,
     replier_options: dict[str, object] | None = None,
+    requester_options: dict[str, object] | None = None,
 ) -> None:
     """``scenario(broker, requester, replier)`` with both producers started."""
 
     async def main(broker: LocalBroker) -> None:
-        requester = producer_for(broker, "requester-group")
+        requester = producer_for(broker, "requester-group", **(requester_options or {}))
         replier = producer_for(broker, "replier-group", **(replier_options or {}))
         async with requester, replier:
             assert requester.client_id != replier.client_id
@@ -115,6 +116,26 @@ def test_request_returns_the_reply_the_broker_pushed_back() -> None:
         assert len(pending_requests(requester.instance)) == 0
 
     run_pair(scenario)
+
+
+def test_a_request_in_a_namespace_goes_to_the_namespaced_topic_and_its_reply_comes_back_bare() -> None:
+    async def scenario(broker: LocalBroker, requester: AsyncProducer, replier: AsyncProducer) -> None:
+        async def answer() -> None:
+            stored = await next_request(broker, "ns1%RequestTopic")
+            bare = Message("RequestTopic", stored.payload, properties=stored.properties)
+            await replier.send(create_reply_message(bare, b"pong"))
+
+        replying = asyncio.create_task(answer())
+        reply = await requester.request(Message("RequestTopic", b"ping"), timeout=5.0)
+        await replying
+        assert reply.body == b"pong"
+        assert reply.topic == REPLY_TOPIC  # stored and pushed as ns1%..._REPLY_TOPIC
+        assert [m.topic for m in broker.messages(f"ns1%{REPLY_TOPIC}")] == [f"ns1%{REPLY_TOPIC}"]
+        # the route looked up was the namespaced one, never the bare name
+        looked_up = [cmd.ext_fields.get("topic") for _, _, cmd in broker.requests if cmd.code == RequestCode.GET_ROUTEINFO_BY_TOPIC]
+        assert "ns1%RequestTopic" in looked_up and "RequestTopic" not in looked_up
+
+    run_pair(scenario, requester_options={"namespace": "ns1"}, replier_options={"namespace": "ns1"})
 
 
 def test_the_broker_keeps_a_copy_of_each_reply_in_the_reply_topic() -> None:

@@ -46,6 +46,7 @@ from .admin import install_admin_processors
 from .allocate import AllocateMessageQueueAveragely, AllocateStrategy
 from .broker_api import ConsumerApi
 from .client_options import ClientOptions
+from .member import ConsumerMember
 from .offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
 from .process_queue import ProcessQueue
 from .pull import PullApi, PullStatus, build_pull_sys_flag
@@ -89,7 +90,7 @@ class _Batch:
 
 
 @checked_options(ClientOptions)
-class AsyncLitePullConsumer:
+class AsyncLitePullConsumer(ConsumerMember):
     """A RocketMQ lite pull consumer on asyncio.
 
     ::
@@ -190,39 +191,7 @@ class AsyncLitePullConsumer:
         if self._offset_store is not None and self.state is ServiceState.RUNNING:
             await self._offset_store.persist_all(set(self._assigned))
 
-    def update_topic_subscribe_info(self, topic: str, queues: set[MessageQueue]) -> None:
-        if self._rebalance is not None and topic in self._subscriptions:
-            self._rebalance.set_topic_queues(topic, queues)
-
-    def is_subscribe_topic_need_update(self, topic: str) -> bool:
-        return (
-            topic in self._subscriptions
-            and self._rebalance is not None
-            and topic not in self._rebalance.topic_subscribe_info_table
-        )
-
-    # -- identity and inspection
-    @property
-    def client_id(self) -> str:
-        return self._client.client_id
-
-    @property
-    def namespace(self) -> str:
-        """The namespace (``""``: none): ``namespace=``, else ``NAMESPACE``."""
-        return self._ns.name
-
-    @property
-    def instance(self) -> ClientInstance:
-        if self._instance is None:
-            raise ServiceStateError("the consumer has not been started")
-        return self._instance
-
-    @property
-    def offset_store(self) -> OffsetStore:
-        if self._offset_store is None:
-            raise ServiceStateError("the consumer has not been started")
-        return self._offset_store
-
+    # -- identity and inspection (client_id, namespace, instance, offset_store: ConsumerMember)
     @property
     def request_timeout_hint(self) -> float:
         """How long a blocking call may take at most: a poll, or a request."""

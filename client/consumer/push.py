@@ -53,6 +53,7 @@ from .client_options import ClientOptions
 from .consume import ConsumeService, Listener, retry_topic_of
 from .consume_orderly import ConsumeOrderlyService, orderly_pull_gate
 from .locks import QueueLocker
+from .member import ConsumerMember
 from .offset_store import LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
 from .orderly_queue import OrderlyProcessQueue
 from .process_queue import ProcessQueue
@@ -86,7 +87,7 @@ def _is_async_callable(fn: object) -> bool:
 
 
 @checked_options(ClientOptions)
-class AsyncPushConsumer:
+class AsyncPushConsumer(ConsumerMember):
     """A RocketMQ push consumer on asyncio.
 
     ::
@@ -211,44 +212,10 @@ class AsyncPushConsumer:
             return
         await self._offset_store.persist_all(set(self._rebalance.process_queue_table))
 
-    def update_topic_subscribe_info(self, topic: str, queues: set[MessageQueue]) -> None:
-        if self._rebalance is not None and topic in self._subscriptions:
-            self._rebalance.set_topic_queues(topic, queues)
-
-    def is_subscribe_topic_need_update(self, topic: str) -> bool:
-        return (
-            topic in self._subscriptions
-            and self._rebalance is not None
-            and topic not in self._rebalance.topic_subscribe_info_table
-        )
-
-    # -- identity
+    # -- identity (client_id, namespace, instance, offset_store: ConsumerMember)
     @property
     def group(self) -> str:
         return self.group_name
-
-    @property
-    def client_id(self) -> str:
-        """``ip@instanceName[@unitName]``."""
-        return self._client.client_id
-
-    @property
-    def namespace(self) -> str:
-        """The namespace (``""``: none): ``namespace=``, else ``NAMESPACE``."""
-        return self._ns.name
-
-    @property
-    def instance(self) -> ClientInstance:
-        """The client instance this consumer is registered with (once started)."""
-        if self._instance is None:
-            raise ServiceStateError("the consumer has not been started")
-        return self._instance
-
-    @property
-    def offset_store(self) -> OffsetStore:
-        if self._offset_store is None:
-            raise ServiceStateError("the consumer has not been started")
-        return self._offset_store
 
     @property
     def process_queues(self) -> dict[MessageQueue, ProcessQueue[Any]]:
