@@ -427,7 +427,10 @@ class ClientInstance:
             return conn.request_blocking(self._prepare(cmd) if self.config.credentials is not None else cmd, timeout)
         except RequestTimeoutError:
             stuck = conn.answer_unread()
-            self.loop.call_soon_threadsafe(conn.abort)  # as invoke does (closeSocketIfTimeout)
+            try:
+                self.loop.call_soon_threadsafe(conn.abort)  # as invoke does (closeSocketIfTimeout)
+            except RuntimeError:  # the loop is closed, and the connection with it
+                pass
             raise RequestTimeoutError(
                 f"no response from {addr} to request code {cmd.code} within {timeout:.3g} s"
                 + ("; an answer is waiting unread: the event-loop thread is blocked or overloaded" if stuck else "")

@@ -578,13 +578,16 @@ class AsyncProducer:
     async def _send(self, request: SendRequest, timeout: float | None) -> SendResult | None:
         loop = asyncio.get_running_loop()
         total = self._opts.send_timeout if timeout is None else timeout
-        deadline = loop.time() + total
+        start = loop.time()
+        deadline = start + total
+        now: float | None = start
         info = None
         if request.queue is None:
             info = self._publish.get(request.topic)
             if info is None or not info.ok:
                 info = await self._find_publish_info(request.topic, total)
-        plan = self._plan(request, info, deadline, total, loop.time)
+                now = None  # the lookup took time: the plan reads the clock again
+        plan = self._plan(request, info, deadline, total, loop.time, now)
         mq, remaining = next(plan)
         while True:
             try:
@@ -603,6 +606,7 @@ class AsyncProducer:
         deadline: float,
         total: float,
         clock: Callable[[], float],
+        now: float | None = None,
     ) -> Plan:
         """How ``request`` is tried (see :mod:`client.send_plan`): once to an
         explicit or selected queue (the selector runs here), or with
@@ -619,6 +623,7 @@ class AsyncProducer:
             deadline,
             total,
             clock,
+            now=now,
             retries=opts.retry_times_when_send_failed,
             tracker=opts.fault_tracker,
             avoid_faulty=opts.latency_fault_tolerance,

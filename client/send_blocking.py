@@ -48,13 +48,16 @@ def send(core: AsyncProducer, request: SendRequest, timeout: float | None, on_lo
     """Send ``request`` as ``core._send`` does, from this thread; ``None`` for a oneway send."""
     clock = time.monotonic  # the loop's clock too (BaseEventLoop.time)
     total = core._opts.send_timeout if timeout is None else timeout
-    deadline = clock() + total
+    start = clock()
+    deadline = start + total
+    now: float | None = start
     info = None
     if request.queue is None:
         info = core._publish.get(request.topic)
         if info is None or not info.ok:
             info = on_loop(core._find_publish_info(request.topic, total), total, "send")
-    plan = core._plan(request, info, deadline, total, clock)
+            now = None
+    plan = core._plan(request, info, deadline, total, clock, now)
     mq, remaining = next(plan)
     while True:
         try:

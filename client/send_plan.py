@@ -56,6 +56,7 @@ def retry_plan(
     total: float,
     clock: Callable[[], float],
     *,
+    now: float | None = None,
     retries: int,
     tracker: FaultTracker,
     avoid_faulty: bool,
@@ -66,11 +67,13 @@ def retry_plan(
     failures are tried again, up to ``1 + retries`` attempts (one for a
     oneway send), all before ``deadline``.  A stored-but-not-OK status
     (FLUSH_DISK_TIMEOUT ...) is tried again on another broker only with
-    ``retry_when_not_stored``."""
+    ``retry_when_not_stored``.  ``now``: the clock as the send began, when
+    the caller has just read it."""
     attempts = 1 if request.oneway else 1 + retries
     last_broker: str | None = None
     last_error: RocketMQError | None = None
-    now = clock()
+    if now is None:
+        now = clock()
     for attempt in range(attempts):
         if attempt:
             now = clock()

@@ -317,7 +317,8 @@ class Connection:
         # one syscall (and one wake-up of the peer) instead of sixty, and no
         # added latency, since the flush runs in the very next turn.
         # (On the loop thread, with _mutex held.)
-        self._going_out(frame, cmd, opaque)
+        if self._observer is not None or log.isEnabledFor(logging.DEBUG):
+            self._going_out(frame, cmd, opaque)
         out = self._out
         if not out:
             self._loop.call_soon(self._flush)
@@ -334,7 +335,8 @@ class Connection:
         # nothing waits before this frame: the loop's transport writes only
         # under _mutex (in _flush), and its buffer, once empty, stays empty
         # until then.  Otherwise behind what waits, flushed by the loop.
-        self._going_out(frame, cmd, opaque)
+        if self._observer is not None or log.isEnabledFor(logging.DEBUG):
+            self._going_out(frame, cmd, opaque)
         transport = self._transport
         assert transport is not None
         out = self._out
@@ -344,7 +346,10 @@ class Connection:
                 return
             frame = frame[sent:]
         if not out:
-            self._loop.call_soon_threadsafe(self._flush)
+            try:
+                self._loop.call_soon_threadsafe(self._flush)
+            except RuntimeError:  # the loop is closed: so is the connection, for good
+                raise ConnectionClosedError(f"connection to {self.addr} is closed (its event loop is)") from None
             self._out_size = 0
         out.append(frame)
         self._out_size += len(frame)
@@ -520,7 +525,7 @@ class Connection:
         for event in failed:
             self._fail(event.opaque, event.error)
         # anything still waiting (defensive: the session owns the truth)
-        for waiter in self._waiters.values():
+        for waiter in list(self._waiters.values()):
             if not waiter.done():
                 waiter.set_exception(ConnectionClosedError(f"connection to {self.addr} closed"))
         self._waiters.clear()

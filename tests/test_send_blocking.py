@@ -19,7 +19,7 @@ import pytest
 
 from rmqwire import Message, Producer, SendStatus
 from rmqwire.codec import RemotingCommand, RequestCode
-from rmqwire.codec.errors import RequestTimeoutError
+from rmqwire.codec.errors import RequestTimeoutError, RocketMQError, ServiceStateError
 from rmqwire.testing import Fault, LocalBroker
 from rmqwire.transport import Connection
 
@@ -192,3 +192,37 @@ def test_a_selector_runs_on_the_callers_thread(broker: LocalBroker) -> None:
         result = producer.send(Message(TOPIC, b"ordered"), selector=last, arg=None)
     assert seen == [threading.current_thread().name]  # as Java runs it, not on the loop thread
     assert result.message_queue.queue_id == 3
+
+
+def test_sends_racing_a_shutdown_return_or_raise_our_errors_and_never_hang(broker: LocalBroker) -> None:
+    producer = Producer("racing-shutdown", namesrv_addr=broker.namesrv_addr)
+    producer.start()
+    producer.send(Message(TOPIC, b"warm"))
+    outcomes: list[object] = []
+    started = threading.Barrier(5)
+
+    def sender() -> None:
+        started.wait()
+        for _ in range(200):
+            try:
+                outcomes.append(producer.send(Message(TOPIC, b"x"), timeout=2.0).status)
+            except RocketMQError as exc:
+                outcomes.append(type(exc))
+            except BaseException as exc:  # anything else is the failure this test looks for
+                outcomes.append(exc)
+                return
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(0.05)
+    producer.shutdown()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert len(outcomes) == 800
+    assert all(o is SendStatus.SEND_OK or (isinstance(o, type) and issubclass(o, RocketMQError)) for o in outcomes), {
+        repr(o) for o in outcomes
+    }
+    assert SendStatus.SEND_OK in outcomes and ServiceStateError in outcomes
