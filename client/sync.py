@@ -4,7 +4,9 @@ For scripts and threads that do not run an event loop.  The async core runs
 on a private event-loop thread shared by every blocking client of the
 process (so clients with the same client id share one client instance, as
 in Java); the thread starts with the first client and stops when the last
-one shuts down, so nothing is left running afterwards.
+one shuts down, so nothing is left running afterwards.  The producer's sends
+are the exception: as Java's, they run on the caller's own thread
+(:mod:`client.send_blocking`), and the loop thread only reads their answers.
 
 A facade is derived from its async twin, not written again by hand:
 :class:`BlockingFacade` owns the loop thread, ``start`` / ``shutdown`` and
@@ -390,6 +392,9 @@ def blocking_call(method: Callable[Concatenate[Any, P], T]) -> _Blocking[P, T]:
 @checked_options(like=AsyncProducer.__init__)
 class Producer(BlockingFacade[AsyncProducer]):
     """A blocking RocketMQ producer; same options as :class:`AsyncProducer`.
+
+    Safe to share between threads, as Java's ``DefaultMQProducer`` is: each
+    ``send`` runs on its caller's thread.
 
     ::
 
