@@ -10,6 +10,7 @@ so the policy is tested without sleeping.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -126,6 +127,9 @@ class FaultTracker:
     (defaults: the 5.x ones).  An isolated broker counts as
     :data:`ISOLATION_LATENCY_MS` of latency, 10 s of avoidance by default;
     shorter tables make the windows short (tests use that, not sleeps).
+
+    Thread-safe: the blocking producer's sends update it from their callers'
+    threads while the loop's do from the loop's.
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class FaultTracker:
         self.latency_max = latency_max
         self.not_available = not_available
         self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
         # Below this latency (ms) every duration is 0: a send that fast only
         # ends a fault window, which lets update() skip the table walk.
         self._harmless_below = min(
@@ -157,23 +162,26 @@ class FaultTracker:
         """Record a send's outcome: an isolated broker is avoided for the
         isolation window, a slow one for its latency bucket."""
         if not isolated and latency_ms < self._harmless_below:
-            if self._until:
-                self._until.pop(broker, None)
+            if self._until:  # (the usual case, no window open, takes no lock)
+                with self._lock:
+                    self._until.pop(broker, None)
             return
         duration = self.duration(latency_ms, isolated=isolated)
-        if duration > 0:
-            self._until[broker] = max(self._until.get(broker, 0.0), now + duration)
-        elif not isolated:
-            self._until.pop(broker, None)
+        with self._lock:
+            if duration > 0:
+                self._until[broker] = max(self._until.get(broker, 0.0), now + duration)
+            elif not isolated:
+                self._until.pop(broker, None)
 
     def avoided(self, now: float) -> frozenset[str]:
         """Brokers still inside their fault window at ``now``."""
         if not self._until:
             return _NONE
-        expired = [b for b, until in self._until.items() if until <= now]
-        for broker in expired:
-            del self._until[broker]
-        return frozenset(self._until)
+        with self._lock:
+            until = self._until
+            for broker in [b for b, at in until.items() if at <= now]:
+                del until[broker]
+            return frozenset(until)
 
     def is_available(self, broker: str, now: float) -> bool:
         """False while ``broker`` is inside its fault window."""

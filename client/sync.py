@@ -258,8 +258,10 @@ class BlockingFacade(Generic[C]):
         call = _Call(coro)
         try:
             loop.call_soon_threadsafe(call.start, loop)
-        except BaseException:  # the loop is closed
+        except BaseException as exc:
             coro.close()
+            if isinstance(exc, RuntimeError):  # a shutdown closed the loop meanwhile
+                raise ServiceStateError(f"The {self._kind} service state not OK: it was shut down") from None
             raise
         try:
             finished = call.done.acquire(timeout=-1 if timeout is None else timeout)

@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 
 #: ``observer(direction, role, addr, frame)`` sees every whole frame as it
 #: crosses the socket: direction ``"out"`` or ``"in"``, role ``"namesrv"`` or
-#: ``"broker"`` (the frame recorder).
+#: ``"broker"`` (the frame recorder).  Outgoing frames are shown in wire
+#: order, on the thread that sends them (the loop's, or a blocking
+#: producer's caller's) with the connection's lock held: an observer must be
+#: thread-safe and must not send through the same client.
 FrameObserver = Callable[[str, str, str, bytes], None]
 
 #: ``on_request(connection, request)`` takes a request the server started
@@ -119,7 +122,7 @@ class _ThreadWaiter:
             self._lock.release()
 
     def wait(self, timeout: float) -> bool:
-        return self._lock.acquire(timeout=max(timeout, 0.0))
+        return self._lock.acquire(timeout=min(max(timeout, 0.0), threading.TIMEOUT_MAX))
 
     def result(self) -> RemotingCommand:
         if self._error is not None:
@@ -145,6 +148,15 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.conn._connection_lost(exc)
+
+    # With a high-water mark of 0 (set at connect), the transport says when
+    # it holds unsent bytes and when it no longer does: threads write
+    # directly only in between.
+    def pause_writing(self) -> None:
+        self.conn._transport_busy = True
+
+    def resume_writing(self) -> None:
+        self.conn._transport_busy = False
 
 
 class Connection:
@@ -179,6 +191,8 @@ class Connection:
         #: a dup of the socket for threads to write to (plain TCP only)
         self._direct: socket.socket | None = None
         self._direct_usable = True
+        #: the transport holds bytes it has not sent yet (or is sending them)
+        self._transport_busy = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         # Frames written in one turn of the event loop, sent with one
@@ -214,6 +228,8 @@ class Connection:
             raise ConnectError(self.addr, reason) from None
         self._tls = ssl is not None
         self._transport = transport  # type: ignore[assignment, unused-ignore]
+        if ssl is None:
+            transport.set_write_buffer_limits(high=0)  # see _Protocol.pause_writing
         log.debug("connected to %s %s%s", self.role, self.addr, " (TLS)" if ssl else "")
 
     # -- requests
@@ -249,16 +265,18 @@ class Connection:
         (:class:`~codec.errors.RequestTimeoutError`) or the closed connection.
         Must not be called on the loop thread, which would wait for itself."""
         waiter = _ThreadWaiter()
-        with self._mutex:
-            if self._transport is None or self._closed.done():
-                raise ConnectionClosedError(f"connection to {self.addr} is closed")
-            opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=timeout)
-            self._waiters[opaque] = waiter
-            self._queue_from_thread(frame, cmd, opaque)
+        opaque: int | None = None
         try:
+            with self._mutex:
+                if self._transport is None or self._closed.done():
+                    raise ConnectionClosedError(f"connection to {self.addr} is closed")
+                opaque, frame = self._session.send_request(cmd, now=self._loop.time(), timeout=timeout)
+                self._waiters[opaque] = waiter
+                self._queue_from_thread(frame, cmd, opaque)
             answered = waiter.wait(timeout)
         except BaseException:  # KeyboardInterrupt: nobody waits for it any more
-            self._give_up(opaque)
+            if opaque is not None:
+                self._give_up(opaque)
             raise
         if not answered:
             # This thread keeps the deadline itself, so the loop's timer need
@@ -337,18 +355,34 @@ class Connection:
     def _queue_from_thread(self, frame: bytes, cmd: RemotingCommand, opaque: int) -> None:
         # (On another thread, with _mutex held.)  Straight to the socket when
         # nothing waits before this frame: the loop's transport writes only
-        # under _mutex (in _flush), and its buffer, once empty, stays empty
-        # until then.  Otherwise behind what waits, flushed by the loop.
+        # under _mutex (in _flush), and once it has said it holds nothing
+        # (resume_writing) it sends nothing until then.  Its buffer size is
+        # no sign of that: on 3.12+ a frame being sent leaves the buffer
+        # while the send runs.  Otherwise the frame waits behind the others
+        # and the loop flushes it.
         if self._observer is not None or log.isEnabledFor(logging.DEBUG):
             self._going_out(frame, cmd, opaque)
         transport = self._transport
         assert transport is not None
         out = self._out
-        if not out and not transport.is_closing() and transport.get_write_buffer_size() == 0:
+        if not out and not self._transport_busy and not transport.is_closing():
             sent = self._send_direct(frame)
             if sent == len(frame):
                 return
-            frame = frame[sent:]
+            if sent:
+                try:
+                    self._queue_rest(frame[sent:])
+                except BaseException:
+                    # (KeyboardInterrupt) half a frame is on the wire and the
+                    # rest is not queued: nothing after it could be read
+                    self._direct_usable = False
+                    self._loop.call_soon_threadsafe(self.abort)
+                    raise
+                return
+        self._queue_rest(frame)
+
+    def _queue_rest(self, frame: bytes) -> None:
+        out = self._out
         if not out:
             try:
                 self._loop.call_soon_threadsafe(self._flush)
@@ -552,7 +586,8 @@ class Connection:
             with self._mutex:
                 self._flush_locked()  # what was written before close() goes out first
                 self._close_direct()
-                self._transport.close()
+            # outside the lock: closing TLS may read, and reading takes it
+            self._transport.close()
         elif self._transport is None:
             self._connection_lost(exc)
 

@@ -10,18 +10,24 @@ the connection.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import socket
+import sys
 import threading
 import time
+from asyncio import selector_events
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from rmqwire import Message, Producer, SendStatus
-from rmqwire.codec import RemotingCommand, RequestCode
+from rmqwire.codec import RemotingCommand, RequestCode, decode
 from rmqwire.codec.errors import RequestTimeoutError, RocketMQError, ServiceStateError
+from rmqwire.route import FaultTracker
 from rmqwire.testing import Fault, LocalBroker
-from rmqwire.transport import Connection
+from rmqwire.transport import Connection, open_connection
 
 TOPIC = "ThreadTopic"
 
@@ -226,3 +232,144 @@ def test_sends_racing_a_shutdown_return_or_raise_our_errors_and_never_hang(broke
         repr(o) for o in outcomes
     }
     assert SendStatus.SEND_OK in outcomes and ServiceStateError in outcomes
+
+
+def _like_python_312(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make 3.10/3.11's socket transport write as 3.12+'s does: a deque of
+    chunks, whose head leaves the buffer while send() runs without the GIL."""
+    transport = selector_events._SelectorSocketTransport
+    if sys.version_info >= (3, 12):
+        return  # the real thing
+
+    def write(self: Any, data: bytes) -> None:
+        if not self._buffer:
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            data = data[sent:]
+            if not data:
+                return
+            self._loop._add_writer(self._sock_fd, self._write_ready)
+        self._buffer.append(data)
+        self._maybe_pause_protocol()
+
+    def write_ready(self: Any) -> None:
+        head = self._buffer.popleft()
+        try:
+            sent = self._sock.send(head)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent != len(head):
+            self._buffer.appendleft(head[sent:])
+        self._maybe_resume_protocol()
+        if not self._buffer:
+            self._loop._remove_writer(self._sock_fd)
+            if self._closing:
+                self._call_connection_lost(None)
+
+    monkeypatch.setattr(transport, "_buffer_factory", collections.deque)
+    monkeypatch.setattr(transport, "write", write)
+    monkeypatch.setattr(transport, "_write_ready", write_ready)
+    monkeypatch.setattr(transport, "get_write_buffer_size", lambda self: sum(map(len, self._buffer)))
+
+
+def test_thread_frames_never_land_inside_a_frame_the_loop_is_still_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loop writes large frames into a small socket buffer while two
+    # threads write small ones; threads switch as often as they can.  Every
+    # frame the peer reads must be whole.
+    _like_python_312(monkeypatch)
+    received = bytearray()
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+
+    def read_all() -> None:
+        peer, _ = server.accept()
+        with peer:
+            while chunk := peer.recv(65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+
+    def oneway(body: bytes) -> RemotingCommand:
+        return RemotingCommand.request(int(RequestCode.SEND_MESSAGE), {"k": "v"}, body, oneway=True)
+
+    async def main() -> None:
+        conn = await open_connection(f"127.0.0.1:{server.getsockname()[1]}")
+        conn._transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # type: ignore[union-attr]
+        stop = time.monotonic() + 0.6
+
+        def sender(n: int) -> None:
+            i = 0
+            while time.monotonic() < stop:
+                conn.send_oneway_blocking(oneway(b"T%d-%d" % (n, i)))
+                i += 1
+                time.sleep(0.00005)
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        while time.monotonic() < stop:
+            conn.send_oneway(oneway(b"L" * 200_000))
+            await asyncio.sleep(0)
+            while conn._transport.get_write_buffer_size():  # type: ignore[union-attr]
+                await asyncio.sleep(0.0005)
+        for t in threads:
+            t.join()
+        conn.close()
+        await conn.wait_closed()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        asyncio.run(main())
+    finally:
+        sys.setswitchinterval(interval)
+        reader.join(30)
+        server.close()
+    frames = big = 0
+    with memoryview(received) as view:
+        pos = 0
+        while pos < len(view):
+            size = int.from_bytes(view[pos : pos + 4], "big")
+            cmd = decode(bytes(view[pos : pos + 4 + size]))  # raises on a broken frame
+            big += len(cmd.body) == 200_000
+            frames += 1
+            pos += 4 + size
+    assert big > 0 and frames > big
+
+
+def test_the_fault_tracker_takes_updates_from_many_threads_at_once() -> None:
+    # Blocking sends update it from their callers' threads while brokers
+    # go in and out of fault windows.
+    tracker = FaultTracker()
+    errors: list[BaseException] = []
+
+    def churn(n: int) -> None:
+        try:
+            for i in range(5000):
+                now = time.monotonic()
+                tracker.update(f"broker-{(n * 7 + i) % 50}", 0, isolated=True, now=now - 9.999)
+                tracker.avoided(now)
+                tracker.update(f"broker-{i % 50}", 1.0, isolated=False, now=now)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=churn, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
+def test_a_timeout_longer_than_a_thread_can_wait_is_waited_in_full(broker: LocalBroker) -> None:
+    with Producer("long-timeout", namesrv_addr=broker.namesrv_addr) as producer:
+        producer.send(Message(TOPIC, b"warm"))
+        assert producer.send(Message(TOPIC, b"x"), timeout=1e10).status is SendStatus.SEND_OK

@@ -14,7 +14,7 @@ import pytest
 from rmqwire import BlockingFacade
 from rmqwire.codec.errors import ClientError, RequestTimeoutError, ServiceStateError
 from rmqwire.instance import ServiceState
-from rmqwire.sync import blocking, blocking_call
+from rmqwire.sync import _LoopThread, blocking, blocking_call
 
 
 class AsyncEcho:
@@ -100,3 +100,17 @@ def test_starting_twice_is_refused() -> None:
     with Echo("e") as echo:
         with pytest.raises(ServiceStateError, match="maybe started once"):
             echo.start()
+
+
+def test_a_call_after_the_loop_closed_says_the_service_is_shut_down() -> None:
+    # a call racing shutdown found the loop it read already closed
+    echo = Echo("closing")
+    echo._loop_thread = _LoopThread()  # its own, so that shutdown closes it
+    echo.start()
+    loop = echo._loop
+    echo.shutdown()
+    assert loop is not None and loop.is_closed()
+    echo._loop = loop
+    with pytest.raises(ServiceStateError, match="shut down"):
+        echo.echo("x")
+    echo._loop = None
