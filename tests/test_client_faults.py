@@ -109,6 +109,7 @@ def test_a_plaintext_peer_answering_tls_records_is_named() -> None:
             writer.write(b"\x15\x03\x01\x00\x02\x02\x28")  # a TLS handshake_failure alert
             await writer.drain()
             await reader.read()
+            writer.close()  # since 3.12.1 Server.wait_closed() waits for every connection
 
         server = await asyncio.start_server(tls_alert, "127.0.0.1", 0)
         addr = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
